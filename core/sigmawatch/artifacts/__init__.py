@@ -1,0 +1,40 @@
+"""Artifact stores chosen by URL scheme: file:// (default) and s3://."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from sigmawatch.artifacts.base import (
+    ArtifactNotFoundError,
+    ArtifactStore,
+    StorageUnavailableError,
+    copy_prefix,
+    delete_keys,
+)
+from sigmawatch.artifacts.file import FileStore
+from sigmawatch.artifacts.s3 import S3Store
+
+__all__ = [
+    "ArtifactNotFoundError",
+    "ArtifactStore",
+    "FileStore",
+    "S3Store",
+    "StorageUnavailableError",
+    "copy_prefix",
+    "delete_keys",
+    "open_store",
+]
+
+
+def open_store(
+    url: str, *, s3_endpoint_url: str | None = None, s3_region: str = "us-east-1"
+) -> ArtifactStore:
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return FileStore(Path(unquote(parsed.path)))
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ValueError(f"s3 URL needs a bucket: {url!r}")
+        return S3Store(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url, region=s3_region)
+    raise ValueError(f"unsupported artifacts URL {url!r}: use file:// or s3://")

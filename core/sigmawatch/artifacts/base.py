@@ -1,0 +1,65 @@
+"""The artifact store protocol: a flat key → bytes namespace.
+
+Implementations are chosen by URL scheme (`open_store`); one contract test
+suite runs against each of them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sigmawatch.errors import ErrorCode, SigmawatchError
+
+
+class ArtifactNotFoundError(SigmawatchError):
+    def __init__(self, key: str) -> None:
+        super().__init__(ErrorCode.STORAGE_UNAVAILABLE, "artifact missing", key=key)
+        self.key = key
+
+
+class StorageUnavailableError(SigmawatchError):
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(ErrorCode.STORAGE_UNAVAILABLE, message, **details)
+
+
+class ArtifactStore(Protocol):
+    url: str
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write atomically: a reader sees the old object, the new one, or none."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; ArtifactNotFoundError if there is none."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under a prefix, sorted."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove a key; absent keys are fine."""
+        ...
+
+    def ping(self) -> None:
+        """Raise StorageUnavailableError unless the store answers."""
+        ...
+
+
+def copy_prefix(store: ArtifactStore, source: str, target: str) -> list[str]:
+    """Copy every key under `source` to `target`; returns the source keys.
+
+    Callers delete the sources only after the registry points at the copy,
+    so a crash midway leaves a complete artifact under one prefix or both.
+    """
+    keys = store.list(source)
+    for key in keys:
+        store.put(target + key[len(source) :], store.get(key))
+    return keys
+
+
+def delete_keys(store: ArtifactStore, keys: list[str]) -> None:
+    for key in keys:
+        store.delete(key)

@@ -1,0 +1,75 @@
+"""Domain errors with stable codes (USE-4).
+
+Every error a user can see carries a code from `ErrorCode`, a human message
+and machine-readable details. The HTTP layer maps the code to a status and
+renders `{"error": {"code", "message", "details"}}`; the CLI prints the same.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+    TOO_MUCH_DATA = "TOO_MUCH_DATA"
+    CONSTANT_SERIES = "CONSTANT_SERIES"
+    INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
+    INVALID_VALUE = "INVALID_VALUE"
+    INVALID_SERIES_ID = "INVALID_SERIES_ID"
+    INVALID_DETECTOR = "INVALID_DETECTOR"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    INVALID_JSON = "INVALID_JSON"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
+    INVALID_VERSION = "INVALID_VERSION"
+    VERSION_ARCHIVED = "VERSION_ARCHIVED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    ARTIFACT_CORRUPT = "ARTIFACT_CORRUPT"
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+# HTTP status per code; the API layer is the only user, but the mapping is
+# domain knowledge (which failures are the caller's) so it lives here.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INSUFFICIENT_DATA: 422,
+    ErrorCode.TOO_MUCH_DATA: 422,
+    ErrorCode.CONSTANT_SERIES: 422,
+    ErrorCode.INVALID_TIMESTAMP: 422,
+    ErrorCode.INVALID_VALUE: 422,
+    ErrorCode.INVALID_SERIES_ID: 400,
+    ErrorCode.INVALID_DETECTOR: 422,
+    ErrorCode.INVALID_REQUEST: 422,
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.INVALID_CURSOR: 400,
+    ErrorCode.MODEL_NOT_FOUND: 404,
+    ErrorCode.INVALID_VERSION: 404,
+    ErrorCode.VERSION_ARCHIVED: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.ARTIFACT_CORRUPT: 500,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
+class SigmawatchError(Exception):
+    """An error with a stable code that is safe to show to the caller."""
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message, "details": self.details}

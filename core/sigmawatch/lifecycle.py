@@ -1,0 +1,50 @@
+"""Version lifecycle beyond training: retention and restore (REG-6).
+
+Archiving copies a version's artifact under `archive/`, flips the row, then
+deletes the original; at every step the row points at a complete copy.
+An archived version keeps its metadata and statistics, is listed and
+searchable, but does not serve predictions (VERSION_ARCHIVED) until it is
+restored, which moves the artifact back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sigmawatch.artifacts import ArtifactStore, copy_prefix, delete_keys
+from sigmawatch.registry import ACTIVE, Registry, VersionRecord
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_ROOT = "archive/"
+
+
+def apply_retention(
+    registry: Registry, store: ArtifactStore, series_id: str, keep: int
+) -> list[VersionRecord]:
+    """Archive the active versions beyond the newest `keep` (production always stays)."""
+    archived = []
+    for record in registry.retention_candidates(series_id, keep):
+        target = ARCHIVE_ROOT + record.artifact_prefix
+        copied = copy_prefix(store, record.artifact_prefix, target)
+        if registry.mark_archived(series_id, record.version, target):
+            delete_keys(store, copied)
+            archived.append(record)
+            log.info("archived version", extra={"series_id": series_id, "version": record.name})
+        else:  # it became production meanwhile: drop the copy instead
+            delete_keys(store, store.list(target))
+    return archived
+
+
+def restore_version(
+    registry: Registry, store: ArtifactStore, series_id: str, version: int
+) -> VersionRecord:
+    """Bring an archived version back to active (idempotent)."""
+    record = registry.get_version(series_id, version)
+    if record.status == ACTIVE:
+        return record
+    target = record.artifact_prefix.removeprefix(ARCHIVE_ROOT)
+    copied = copy_prefix(store, record.artifact_prefix, target)
+    restored = registry.mark_active(series_id, version, target)
+    delete_keys(store, copied)
+    return restored

@@ -1,0 +1,85 @@
+"""Turning a registered version into something that scores (PRED-2, PRED-6).
+
+A version whose artifact cannot be read or whose detector cannot be rebuilt
+still answers: with the z-score built from the μ and σ in its registry
+statistics, marked `fallback`. The same happens per call when the detector
+raises while scoring. Nothing here touches any other series.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sigmawatch.artifacts import ArtifactStore
+from sigmawatch.artifacts.manifest import read_manifest
+from sigmawatch.detectors import FittedDetector, FloatArray, zscore_fallback
+from sigmawatch.registry import VersionRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    scores: FloatArray
+    anomalies: npt.NDArray[np.bool_]
+    fallback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    series_id: str
+    version: int
+    kind: str
+    detector: FittedDetector | None  # None: the artifact failed to load
+    fallback: FittedDetector
+    training_range: tuple[int, int]
+    load_error: str | None = None
+
+    # Small and near-constant per model; the cache bounds bytes with it.
+    nbytes: int = 1024
+
+    def score(self, values: FloatArray) -> Scored:
+        if self.detector is not None:
+            try:
+                scores = self.detector.score(values)
+                return Scored(scores, scores > self.detector.threshold, False)
+            except Exception:
+                log.exception(
+                    "detector failed, answering with z-score fallback",
+                    extra={"series_id": self.series_id, "version": self.version},
+                )
+        scores = self.fallback.score(values)
+        return Scored(scores, scores > self.fallback.threshold, True)
+
+
+def _fallback_for(record: VersionRecord) -> FittedDetector:
+    threshold = float(record.detector.params.get("threshold", 3.0))
+    return zscore_fallback(float(record.stats["mean"]), float(record.stats["std"]), threshold)
+
+
+def load_model(record: VersionRecord, store: ArtifactStore) -> LoadedModel:
+    """Load a version's detector from its artifact, falling back to μ/σ if that fails."""
+    detector: FittedDetector | None = None
+    error = None
+    try:
+        manifest = read_manifest(store, record.artifact_prefix, record.manifest_sha256)
+        detector = record.detector.restore(manifest["state"])
+    except Exception as exc:
+        error = repr(exc)
+        log.warning(
+            "model failed to load, serving z-score fallback",
+            extra={"series_id": record.series_id, "version": record.name, "error": error},
+        )
+    return LoadedModel(
+        series_id=record.series_id,
+        version=record.version,
+        kind=record.detector.kind,
+        detector=detector,
+        fallback=_fallback_for(record),
+        training_range=(record.training_start, record.training_end),
+        load_error=error,
+    )

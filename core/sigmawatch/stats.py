@@ -1,0 +1,38 @@
+"""Training statistics stored with every version (REG-3) and the data hash.
+
+The statistics double as the z-score fallback (PRED-6: μ and σ) and as the
+summary a user reads in `GET .../versions/{version}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from sigmawatch.validation import FloatArray, IntArray
+
+QUANTILES = (1, 5, 25, 50, 75, 95, 99)
+
+
+def training_stats(values: FloatArray) -> dict[str, Any]:
+    # One np.percentile call sorts once for all seven quantiles.
+    quantiles = np.percentile(values, QUANTILES)
+    stats: dict[str, Any] = {
+        "n_points": int(values.size),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "max": float(values.max()),
+    }
+    stats.update({f"p{q}": float(v) for q, v in zip(QUANTILES, quantiles, strict=True)})
+    return stats
+
+
+def data_hash(timestamps: IntArray, values: FloatArray) -> str:
+    """sha256 over the little-endian int64 timestamps then float64 values."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(timestamps, dtype="<i8").data)
+    digest.update(np.ascontiguousarray(values, dtype="<f8").data)
+    return digest.hexdigest()

@@ -1,0 +1,257 @@
+"""Input rules for training and prediction (VAL-1..7, SEC-1).
+
+Checks run on numpy arrays in a handful of vectorised passes; an error names
+the first offending index so a user can find the bad row in a 100k-point
+upload.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.settings import Settings
+
+SERIES_ID_RE = re.compile(r"[A-Za-z0-9_]{1,128}")
+VERSION_RE = re.compile(r"v([1-9][0-9]{0,8})")
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def validate_series_id(series_id: object) -> str:
+    if not isinstance(series_id, str) or not SERIES_ID_RE.fullmatch(series_id):
+        shown = series_id[:140] if isinstance(series_id, str) else series_id
+        raise SigmawatchError(
+            ErrorCode.INVALID_SERIES_ID,
+            "series_id must be 1-128 characters of A-Z, a-z, 0-9 and _",
+            series_id=shown,
+        )
+    return series_id
+
+
+def parse_version(version: object) -> int:
+    """'v3' → 3; anything else is INVALID_VERSION."""
+    match = VERSION_RE.fullmatch(version) if isinstance(version, str) else None
+    if match is None:
+        raise SigmawatchError(
+            ErrorCode.INVALID_VERSION,
+            "version must look like v1, v2, v3 ...",
+            version=version,
+        )
+    return int(match.group(1))
+
+
+def format_version(number: int) -> str:
+    return f"v{number}"
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _as_flat_array(raw: Sequence[Any] | npt.NDArray[Any], field: str) -> npt.NDArray[Any]:
+    try:
+        array = np.asarray(raw)
+    except (ValueError, TypeError):
+        array = None
+    if array is None or array.ndim != 1:
+        raise SigmawatchError(ErrorCode.INVALID_REQUEST, f"{field} must be a flat list")
+    return array
+
+
+def _first_not(
+    array: npt.NDArray[Any],
+    accept: type | tuple[type, ...],
+    code: ErrorCode,
+    message: str,
+    offset: int,
+) -> SigmawatchError:
+    """The error naming the first element that is not of an accepted type."""
+    for index, item in enumerate(array.tolist()):
+        if isinstance(item, bool) or not isinstance(item, accept):
+            shown = item if isinstance(item, int | float | str | None) else str(item)
+            return SigmawatchError(code, message, index=offset + index, value=shown)
+    return SigmawatchError(code, message)
+
+
+def to_timestamps(raw: Sequence[Any] | npt.NDArray[Any], *, offset: int = 0) -> IntArray:
+    """A JSON list (or array) of timestamps as int64, or INVALID_TIMESTAMP.
+
+    Only integers are Unix timestamps here: floats, strings, booleans and
+    nulls are rejected rather than guessed at.
+    """
+    array = _as_flat_array(raw, "timestamps")
+    if array.dtype.kind == "i":
+        return array.astype(np.int64, copy=False)
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind == "u" or (
+        array.dtype == object
+        and all(isinstance(item, int) and not isinstance(item, bool) for item in array.tolist())
+    ):
+        # Integers, but some beyond int64 (numpy widened the dtype).
+        too_big = [
+            index for index, item in enumerate(array.tolist()) if item >= 2**63 or item < -(2**63)
+        ]
+        raise SigmawatchError(
+            ErrorCode.INVALID_TIMESTAMP,
+            "timestamps must fit in a signed 64-bit integer",
+            index=offset + (too_big[0] if too_big else 0),
+        )
+    raise _first_not(
+        array, int, ErrorCode.INVALID_TIMESTAMP, "timestamps must be integer Unix seconds", offset
+    )
+
+
+def to_values(raw: Sequence[Any] | npt.NDArray[Any], *, offset: int = 0) -> FloatArray:
+    """A JSON list (or array) of numbers as float64, or INVALID_VALUE."""
+    array = _as_flat_array(raw, "values")
+    if array.dtype.kind in "fiu" or array.size == 0:
+        return array.astype(np.float64, copy=False)
+    raise _first_not(array, (int, float), ErrorCode.INVALID_VALUE, "values must be numbers", offset)
+
+
+def check_timestamps(timestamps: IntArray, *, strictly_increasing: bool) -> None:
+    """VAL-3: positive, and (for training) strictly increasing with no duplicates."""
+    not_positive = timestamps <= 0
+    if not_positive.any():
+        index = _first(not_positive)
+        raise SigmawatchError(
+            ErrorCode.INVALID_TIMESTAMP,
+            "timestamps must be positive Unix seconds",
+            index=index,
+            value=int(timestamps[index]),
+        )
+    if strictly_increasing and timestamps.size > 1:
+        steps = np.diff(timestamps)
+        bad = steps <= 0
+        if bad.any():
+            index = _first(bad) + 1
+            duplicate = bool(steps[index - 1] == 0)
+            raise SigmawatchError(
+                ErrorCode.INVALID_TIMESTAMP,
+                "duplicate timestamp" if duplicate else "timestamps must be strictly increasing",
+                index=index,
+                value=int(timestamps[index]),
+                previous=int(timestamps[index - 1]),
+            )
+
+
+def check_values(values: FloatArray, settings: Settings) -> None:
+    """VAL-4: finite and inside the configured plausible range."""
+    not_finite = ~np.isfinite(values)
+    if not_finite.any():
+        index = _first(not_finite)
+        raise SigmawatchError(
+            ErrorCode.INVALID_VALUE,
+            "values must be finite (no NaN or infinity)",
+            index=index,
+            value=str(values[index]),
+        )
+    implausible = (values < settings.value_min) | (values > settings.value_max)
+    if implausible.any():
+        index = _first(implausible)
+        raise SigmawatchError(
+            ErrorCode.INVALID_VALUE,
+            "value outside the plausible range",
+            index=index,
+            value=float(values[index]),
+            min=settings.value_min,
+            max=settings.value_max,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingData:
+    timestamps: IntArray
+    values: FloatArray
+
+
+def validate_training(timestamps: IntArray, values: FloatArray, settings: Settings) -> TrainingData:
+    """VAL-1..5 in the order a user would fix them: size, timestamps, values, variance."""
+    if timestamps.ndim != 1 or values.ndim != 1 or timestamps.shape != values.shape:
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST,
+            "timestamps and values must be flat lists of the same length",
+            timestamps=int(timestamps.size),
+            values=int(values.size),
+        )
+    n = int(values.size)
+    if n < settings.min_training_points:
+        raise SigmawatchError(
+            ErrorCode.INSUFFICIENT_DATA,
+            f"training needs at least {settings.min_training_points} points, got {n}",
+            n_points=n,
+            min_points=settings.min_training_points,
+        )
+    if n > settings.max_training_points:
+        raise SigmawatchError(
+            ErrorCode.TOO_MUCH_DATA,
+            f"training accepts at most {settings.max_training_points} points, got {n}; "
+            "send the most recent window",
+            n_points=n,
+            max_points=settings.max_training_points,
+        )
+    check_timestamps(timestamps, strictly_increasing=True)
+    check_values(values, settings)
+    std = float(values.std())
+    if std < settings.min_std:
+        raise SigmawatchError(
+            ErrorCode.CONSTANT_SERIES,
+            f"series is constant (std {std:.3g} < {settings.min_std:g}); nothing to learn",
+            std=std,
+            min_std=settings.min_std,
+        )
+    return TrainingData(timestamps, values)
+
+
+def timestamp_warnings(
+    timestamps: IntArray,
+    *,
+    now: float,
+    training_range: tuple[int, int] | None,
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    """VAL-7: timestamps far from now or from the training range warn, never fail."""
+    if timestamps.size == 0:
+        return []
+    warnings: list[dict[str, Any]] = []
+    lo, hi = int(timestamps.min()), int(timestamps.max())
+    if hi > now + settings.future_tolerance_s:
+        warnings.append(
+            {
+                "code": "TIMESTAMP_IN_FUTURE",
+                "message": "timestamp is ahead of the server clock",
+                "timestamp": hi,
+                "seconds_ahead": int(hi - now),
+            }
+        )
+    if lo < now - settings.past_tolerance_s:
+        warnings.append(
+            {
+                "code": "TIMESTAMP_FAR_IN_PAST",
+                "message": "timestamp is far behind the server clock",
+                "timestamp": lo,
+                "seconds_behind": int(now - lo),
+            }
+        )
+    if training_range is not None:
+        start, end = training_range
+        gap = settings.training_gap_tolerance_s
+        if lo < start - gap or hi > end + gap:
+            warnings.append(
+                {
+                    "code": "TIMESTAMP_OUTSIDE_TRAINING_RANGE",
+                    "message": "timestamp is far from the data this version was trained on",
+                    "training_start": start,
+                    "training_end": end,
+                }
+            )
+    return warnings

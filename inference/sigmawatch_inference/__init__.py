@@ -1,0 +1,1 @@
+"""Sigmawatch inference service: FastAPI app, model cache, CLI."""

@@ -1,0 +1,94 @@
+"""The FastAPI application: `create_app(settings)` wires routes to services."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+
+import sigmawatch
+from sigmawatch.settings import Settings, load_settings
+from sigmawatch_inference import errors
+from sigmawatch_inference.middleware import BodyLimit, RequestMetrics
+from sigmawatch_inference.routes import health, plot, predict, train, versions
+from sigmawatch_inference.schemas import BatchRequest, PredictRequest, RollbackRequest, TrainRequest
+from sigmawatch_inference.services import Services
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Train, version and serve one anomaly model per time series.
+
+Errors are always `{"error": {"code", "message", "details"}}` with a stable code.
+"""
+
+# Bodies parsed by hand: their schemas are added to the OpenAPI components.
+DOCUMENTED_BODIES = (TrainRequest, PredictRequest, BatchRequest, RollbackRequest)
+PREDICT_ROUTES = frozenset({"/v1/series/{series_id}/predict", "/v1/predict"})
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    services = services or Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Start-up runs beside the server so /liveness answers during warm-up.
+        starting = asyncio.create_task(to_thread.run_sync(services.start))
+        starting.add_done_callback(_started)
+        try:
+            yield
+        finally:
+            if not starting.done():
+                await asyncio.wait([starting])
+            await to_thread.run_sync(services.stop)
+
+    def _started(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            # Objects alive after start-up are never garbage; keeping them out
+            # of the collector's generations removes p99 spikes.
+            gc.collect()
+            gc.freeze()
+
+    app = FastAPI(
+        title="Sigmawatch",
+        version=sigmawatch.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    for module in (train, predict, versions, plot, health):
+        app.include_router(module.build(services))
+    app.mount("/static", StaticFiles(packages=[("sigmawatch_inference", "static")]), name="static")
+    errors.install(app, services.metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=services.metrics, timed_routes=PREDICT_ROUTES)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in DOCUMENTED_BODIES:
+        document = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(document.pop("$defs", {}))
+        components[model.__name__] = document
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and multi-worker serving."""
+    return create_app(load_settings())

@@ -1,0 +1,172 @@
+"""`sigmawatch`: serve the API, train from a file, make demo data.
+
+    sigmawatch serve [--host H] [--port P] [--workers N]
+    sigmawatch train --series ID --file data.csv|.npy|.npz [--detector mad] [--param threshold=4]
+    sigmawatch demo  [--series ID] [--points N] (--out FILE | --json)
+
+`train` runs the same `train_series` as the REST endpoint. Errors print as
+`{"error": {...}}` on stderr with exit status 2 (bad input) or 1 (other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sigmawatch.artifacts import open_store
+from sigmawatch.datasets import read_training_file, write_training_file
+from sigmawatch.demo import demo_series
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.logs import configure_logging
+from sigmawatch.registry import Registry, start_embedded
+from sigmawatch.settings import Settings, load_settings
+from sigmawatch.training import train_series
+
+EXIT_INVALID = 2
+
+
+def _print_json(document: Any, stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    stream.write(orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
+
+
+def _database_url(settings: Settings) -> str:
+    return settings.database_url or start_embedded(settings.data_dir)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level)
+    if settings.database_url is None:
+        # Start the embedded server once here so every worker shares it.
+        os.environ["SIGMAWATCH_DATABASE_URL"] = _database_url(settings)
+        settings = load_settings(**overrides)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": settings.access_log,
+        "log_config": None,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.workers > 1:
+        uvicorn.run(
+            "sigmawatch_inference.app:create_app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **options,
+        )
+    else:
+        from sigmawatch_inference.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
+    return 0
+
+
+def _detector(args: argparse.Namespace) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in args.param or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--param takes name=value, got {item!r}")
+        try:
+            params[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"--param {name} needs a number, got {value!r}") from None
+    return {"kind": args.detector, "params": params}
+
+
+def train(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    registry = Registry(_database_url(settings), min_size=1, max_size=2)
+    registry.open()
+    try:
+        registry.migrate()
+        store = open_store(
+            settings.resolved_artifacts_url,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+        )
+        timestamps, values = read_training_file(Path(args.file))
+        result = train_series(
+            args.series,
+            timestamps,
+            values,
+            registry=registry,
+            store=store,
+            settings=settings,
+            detector=_detector(args),
+            promote=not args.no_promote,
+            source=args.source,
+        )
+    finally:
+        registry.close()
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        state = "created" if result.created else "already existed"
+        print(f"{result.record.series_id} {result.record.name} {state}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    timestamps, values = demo_series(args.points, seed=args.seed)
+    if args.out:
+        write_training_file(Path(args.out), timestamps, values)
+        print(f"wrote {args.points} points to {args.out}", file=sys.stderr)
+    else:
+        _print_json({"timestamps": timestamps, "values": values})
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="sigmawatch", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="run the REST API (settings from SIGMAWATCH_*)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(run=serve)
+
+    p = commands.add_parser("train", help="train a new version of one series from a file")
+    p.add_argument("--series", required=True, help="series_id")
+    p.add_argument("--file", required=True, help="training data: .csv, .npy or .npz")
+    p.add_argument("--detector", default="zscore", help="detector kind (zscore, mad)")
+    p.add_argument("--param", action="append", help="detector parameter name=value")
+    p.add_argument("--no-promote", action="store_true", help="keep production where it is")
+    p.add_argument("--source", default="cli", help="recorded with the version")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.set_defaults(run=train)
+
+    p = commands.add_parser("demo", help="generate a realistic demo series")
+    p.add_argument("--points", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", help="write .csv/.npy/.npz; without it print a JSON train body")
+    p.set_defaults(run=demo)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except SigmawatchError as exc:
+        _print_json({"error": exc.to_dict()}, sys.stderr)
+        return EXIT_INVALID
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Prometheus metrics of one app instance (MON-1, OBS-1).
+
+A fresh `CollectorRegistry` per app keeps tests independent. Labels are
+small, fixed sets (route template, method, status, error code): never a
+`series_id`, which would mean 100k+ time series per metric.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+TRAINING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class LatencyWindow:
+    """The last N durations, for the mean and P95 that /healthcheck reports (MON-2)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._ms: deque[float] = deque(maxlen=size)
+
+    def add(self, ms: float) -> None:
+        self._ms.append(ms)
+
+    def summary(self) -> dict[str, float | int | None]:
+        if not self._ms:
+            return {"mean": None, "p95": None, "count": 0}
+        values = np.fromiter(self._ms, dtype=np.float64, count=len(self._ms))
+        return {
+            "mean": round(float(values.mean()), 3),
+            "p95": round(float(np.percentile(values, 95)), 3),
+            "count": int(values.size),
+        }
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "sigmawatch_http_requests", "HTTP requests.", ["route", "method", "status"], registry=r
+        )
+        self.errors = Counter(
+            "sigmawatch_http_errors", "HTTP error answers by code.", ["route", "code"], registry=r
+        )
+        self.latency = Histogram(
+            "sigmawatch_http_request_duration_seconds",
+            "HTTP request latency.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.cache_hits = Counter("sigmawatch_model_cache_hits", "Model cache hits.", registry=r)
+        self.cache_misses = Counter(
+            "sigmawatch_model_cache_misses", "Model cache misses.", registry=r
+        )
+        self.models_cached = Gauge(
+            "sigmawatch_models_cached", "Models held in the cache.", registry=r
+        )
+        self.cache_bytes = Gauge(
+            "sigmawatch_model_cache_bytes", "Approximate bytes held by the model cache.", registry=r
+        )
+        self.warmup_seconds = Gauge(
+            "sigmawatch_warmup_seconds", "Seconds the start-up warm-up took.", registry=r
+        )
+        self.warmup_models = Gauge(
+            "sigmawatch_warmup_models", "Models loaded by the start-up warm-up.", registry=r
+        )
+        self.model_load = Histogram(
+            "sigmawatch_model_load_seconds",
+            "Time to load one model version from storage.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "sigmawatch_predictions", "Points scored.", ["endpoint"], registry=r
+        )
+        self.anomalies = Counter(
+            "sigmawatch_anomalies", "Points scored as anomalous.", ["endpoint"], registry=r
+        )
+        self.fallbacks = Counter(
+            "sigmawatch_fallback_predictions",
+            "Points answered by the z-score fallback (PRED-6).",
+            registry=r,
+        )
+        self.trainings = Counter(
+            "sigmawatch_trainings", "Training requests by outcome.", ["outcome"], registry=r
+        )
+        self.training_duration = Histogram(
+            "sigmawatch_training_duration_seconds",
+            "Time to validate, fit, store and register one version.",
+            buckets=TRAINING_BUCKETS,
+            registry=r,
+        )
+        self.invalidations = Counter(
+            "sigmawatch_cache_invalidations",
+            "Series dropped from the cache, by trigger.",
+            ["trigger"],
+            registry=r,
+        )
+        self.hits = 0
+        self.misses = 0
+        self.inference_ms = LatencyWindow()
+        self.training_ms = LatencyWindow()
+
+    def cache_hit(self) -> None:
+        self.hits += 1
+        self.cache_hits.inc()
+
+    def cache_miss(self) -> None:
+        self.misses += 1
+        self.cache_misses.inc()
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        total = self.hits + self.misses
+        return round(self.hits / total, 4) if total else None
+
+    def observe_cache(self, size: int, nbytes: int) -> None:
+        self.models_cached.set(size)
+        self.cache_bytes.set(nbytes)
+
+
+def timer() -> Callable[[], float]:
+    """Start a timer; calling the result gives the elapsed milliseconds."""
+    start = time.perf_counter()
+    return lambda: (time.perf_counter() - start) * 1000.0

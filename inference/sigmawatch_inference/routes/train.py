@@ -1,0 +1,83 @@
+"""POST /v1/series/{series_id}/train (MOD-1, MOD-4, PRED-1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+
+from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.training import TrainResult, train_series
+from sigmawatch.validation import validate_series_id
+from sigmawatch_inference.responses import OrjsonResponse, read_json_object
+from sigmawatch_inference.routes import body_doc
+from sigmawatch_inference.routes.predict import ERRORS
+from sigmawatch_inference.schemas import TrainRequest, TrainResponse
+from sigmawatch_inference.services import Services
+
+
+def columns(body: dict[str, Any]) -> tuple[Any, Any]:
+    """timestamps and values from either body shape: columns, or a list of points."""
+    if "points" in body:
+        points = body["points"]
+        if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+            raise SigmawatchError(
+                ErrorCode.INVALID_REQUEST, "points must be a list of {timestamp, value} objects"
+            )
+        return [p.get("timestamp") for p in points], [p.get("value") for p in points]
+    if "timestamps" not in body or "values" not in body:
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST,
+            "send timestamps and values, or points",
+            fields=sorted(body),
+        )
+    return body["timestamps"], body["values"]
+
+
+def build(services: Services) -> APIRouter:
+    router = APIRouter(tags=["train"])
+    metrics = services.metrics
+
+    @router.post(
+        "/v1/series/{series_id}/train",
+        status_code=201,
+        response_model=TrainResponse,
+        responses={**ERRORS, 200: {"model": TrainResponse, "description": "Already existed"}},
+        openapi_extra=body_doc(TrainRequest),
+        summary="Train a new version of a series' model",
+    )
+    async def train(series_id: str, request: Request) -> Any:
+        validate_series_id(series_id)
+        body = await read_json_object(request)
+        timestamps, values = columns(body)
+        promote = body.get("promote", True)
+        if not isinstance(promote, bool):
+            raise SigmawatchError(ErrorCode.INVALID_REQUEST, "promote must be true or false")
+        registry, store, _ = services.require()
+
+        def run() -> TrainResult:
+            return train_series(
+                series_id,
+                timestamps,
+                values,
+                registry=registry,
+                store=store,
+                settings=services.settings,
+                detector=body.get("detector"),
+                promote=promote,
+                source="api",
+            )
+
+        try:
+            result = await to_thread.run_sync(run)
+        except SigmawatchError:
+            metrics.trainings.labels("rejected").inc()
+            raise
+        metrics.trainings.labels("created" if result.created else "existing").inc()
+        if result.created:
+            metrics.training_duration.observe(result.training_ms / 1000.0)
+            metrics.training_ms.add(result.training_ms)
+        return OrjsonResponse(result.to_dict(), status_code=201 if result.created else 200)
+
+    return router

@@ -1,0 +1,133 @@
+"""Versions, rollback, restore and the catalogue (REG-1..6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request
+
+from sigmawatch.lifecycle import restore_version
+from sigmawatch.registry import CatalogueQuery, search
+from sigmawatch.validation import format_version, parse_version, validate_series_id
+from sigmawatch_inference.responses import OrjsonResponse, read_json_object, require_field
+from sigmawatch_inference.routes import body_doc
+from sigmawatch_inference.routes.predict import ERRORS
+from sigmawatch_inference.schemas import (
+    CatalogueResponse,
+    RollbackRequest,
+    RollbackResponse,
+    VersionList,
+    VersionModel,
+)
+from sigmawatch_inference.services import Services
+
+
+def build(services: Services) -> APIRouter:
+    router = APIRouter(tags=["versions"])
+
+    @router.get(
+        "/v1/series/{series_id}/versions",
+        response_model=VersionList,
+        responses=ERRORS,
+        summary="Every version of a series, oldest first",
+    )
+    async def list_versions(series_id: str) -> Any:
+        validate_series_id(series_id)
+        registry, _, _ = services.require()
+        records = await to_thread.run_sync(registry.list_versions, series_id)
+        production = next((r.name for r in records if r.is_production), None)
+        return OrjsonResponse(
+            {
+                "series_id": series_id,
+                "production_version": production,
+                "latest_version": records[-1].name,
+                "versions": [r.to_dict() for r in records],
+            }
+        )
+
+    @router.get(
+        "/v1/series/{series_id}/versions/{version}",
+        response_model=VersionModel,
+        responses=ERRORS,
+        summary="One version: detector, statistics, status",
+    )
+    async def get_version(series_id: str, version: str) -> Any:
+        validate_series_id(series_id)
+        number = parse_version(version)
+        registry, _, _ = services.require()
+        record = await to_thread.run_sync(registry.get_version, series_id, number)
+        return OrjsonResponse(record.to_dict())
+
+    @router.post(
+        "/v1/series/{series_id}/rollback",
+        response_model=RollbackResponse,
+        responses=ERRORS,
+        openapi_extra=body_doc(RollbackRequest),
+        summary="Serve another (usually earlier) version in production (REG-4)",
+    )
+    async def rollback(series_id: str, request: Request) -> Any:
+        validate_series_id(series_id)
+        body = await read_json_object(request)
+        number = parse_version(require_field(body, "version"))
+        registry, _, _ = services.require()
+
+        def run() -> tuple[int | None, str]:
+            series = registry.get_series(series_id)
+            previous = series.production_version if series else None
+            return previous, registry.set_production(series_id, number).name
+
+        previous, production = await to_thread.run_sync(run)
+        return OrjsonResponse(
+            {
+                "series_id": series_id,
+                "production_version": production,
+                "previous_version": format_version(previous) if previous else None,
+            }
+        )
+
+    @router.post(
+        "/v1/series/{series_id}/versions/{version}/restore",
+        response_model=VersionModel,
+        responses=ERRORS,
+        summary="Bring an archived version back to active",
+    )
+    async def restore(series_id: str, version: str) -> Any:
+        validate_series_id(series_id)
+        number = parse_version(version)
+        registry, store, _ = services.require()
+        record = await to_thread.run_sync(restore_version, registry, store, series_id, number)
+        return OrjsonResponse(record.to_dict())
+
+    @router.get(
+        "/v1/models",
+        response_model=CatalogueResponse,
+        responses=ERRORS,
+        summary="Search the catalogue of all versions (REG-5)",
+    )
+    async def catalogue(
+        series_prefix: Annotated[str | None, Query(max_length=128)] = None,
+        detector: Annotated[str | None, Query(description="Detector kind")] = None,
+        status: Annotated[str | None, Query(description="active or archived")] = None,
+        production: Annotated[bool, Query(description="Only production versions")] = False,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> Any:
+        registry, _, _ = services.require()
+        query = CatalogueQuery(
+            series_prefix=series_prefix,
+            detector_kind=detector,
+            status=status,
+            production_only=production,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
+        records, next_cursor = await to_thread.run_sync(search, registry, query)
+        return OrjsonResponse({"items": [r.to_dict() for r in records], "next_cursor": next_cursor})
+
+    return router

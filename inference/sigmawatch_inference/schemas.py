@@ -1,0 +1,196 @@
+"""Request and response shapes, published in OpenAPI at /docs (USE-2).
+
+Hot endpoints parse bodies with orjson (see `responses.py`); these models
+are the documented contract, and tests check real answers against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DetectorSpecModel(BaseModel):
+    kind: Literal["zscore", "mad"] = Field(
+        "zscore", description="zscore: |x − μ| / σ; mad: |x − median| / (1.4826 · MAD)."
+    )
+    params: dict[str, float] = Field(
+        default_factory=dict, description='e.g. {"threshold": 3.0}; unknown names are rejected.'
+    )
+
+
+class PointModel(BaseModel):
+    timestamp: int = Field(description="Unix seconds, positive.")
+    value: float
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "timestamps": [1767225600, 1767225900, "..."],
+                "values": [50.1, 49.7, "..."],
+                "detector": {"kind": "zscore", "params": {"threshold": 3.0}},
+                "promote": True,
+            }
+        }
+    )
+    timestamps: list[int] | None = Field(
+        None, description="Strictly increasing Unix seconds (10,000 to 100,000 of them)."
+    )
+    values: list[float] | None = Field(None, description="One value per timestamp.")
+    points: list[PointModel] | None = Field(
+        None, description="Alternative to timestamps/values: a list of {timestamp, value}."
+    )
+    detector: DetectorSpecModel | None = None
+    promote: bool = Field(True, description="Make the new version production at once.")
+
+
+class Stats(BaseModel):
+    n_points: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    p1: float
+    p5: float
+    p25: float
+    p50: float
+    p75: float
+    p95: float
+    p99: float
+
+
+class TrainResponse(BaseModel):
+    series_id: str
+    version: str
+    created: bool = Field(description="False when the same data and detector had a version.")
+    status: Literal["active", "archived"]
+    production: bool
+    n_points: int
+    data_hash: str
+    detector: DetectorSpecModel
+    stats: Stats
+    training_ms: float
+    archived_versions: list[str] = Field(description="Versions retention archived just now.")
+
+
+class PredictionWarning(BaseModel):
+    code: Literal[
+        "TIMESTAMP_IN_FUTURE", "TIMESTAMP_FAR_IN_PAST", "TIMESTAMP_OUTSIDE_TRAINING_RANGE"
+    ]
+    message: str
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"timestamp": 1767225900, "value": 73.2}}
+    )
+    timestamp: int
+    value: float
+
+
+class PredictResponse(BaseModel):
+    series_id: str
+    version: str
+    anomaly: bool
+    score: float = Field(description="Distance from the centre in units of the spread.")
+    threshold: float
+    detector: DetectorSpecModel
+    fallback: bool = Field(description="True when the z-score fallback answered (PRED-6).")
+    warnings: list[PredictionWarning]
+
+
+class BatchItem(BaseModel):
+    series_id: str
+    timestamps: list[int]
+    values: list[float]
+    version: str | None = Field(None, description="e.g. v3; production when absent.")
+
+
+class BatchRequest(BaseModel):
+    items: list[BatchItem]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class BatchResult(BaseModel):
+    series_id: str | None
+    version: str | None = None
+    anomalies: list[bool] | None = None
+    scores: list[float] | None = None
+    n_anomalies: int | None = None
+    threshold: float | None = None
+    detector: DetectorSpecModel | None = None
+    fallback: bool | None = None
+    warnings: list[PredictionWarning] | None = None
+    error: ErrorBody | None = Field(None, description="Set instead of the result fields.")
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchResult] = Field(description="One per item, in request order.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class VersionModel(BaseModel):
+    series_id: str
+    version: str
+    status: Literal["active", "archived"]
+    production: bool
+    detector: DetectorSpecModel
+    n_points: int
+    data_hash: str
+    stats: Stats
+    training_range: dict[str, int]
+    training_ms: float
+    source: str
+    created_at: str
+    archived_at: str | None
+
+
+class VersionList(BaseModel):
+    series_id: str
+    production_version: str | None
+    latest_version: str
+    versions: list[VersionModel]
+
+
+class RollbackRequest(BaseModel):
+    version: str = Field(description="The version production should use, e.g. v2.")
+
+
+class RollbackResponse(BaseModel):
+    series_id: str
+    production_version: str
+    previous_version: str | None
+
+
+class CatalogueResponse(BaseModel):
+    items: list[VersionModel]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class LatencySummary(BaseModel):
+    mean: float | None
+    p95: float | None
+    count: int
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "starting", "degraded"]
+    version: str
+    uptime_s: float
+    series_trained: int | None
+    models_cached: int
+    cache_hit_rate: float | None
+    inference_latency_ms: LatencySummary
+    training_latency_ms: LatencySummary
+    storage: dict[str, Any]

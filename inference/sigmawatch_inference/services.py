@@ -1,0 +1,138 @@
+"""Everything a serving process holds between requests, and its start-up order.
+
+Start-up runs in a worker thread while the HTTP server already answers
+`/liveness`; `/readiness` turns true only after the registry is migrated,
+storage answers and the warm-up finished (MON-3, MOD-7).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sigmawatch.artifacts import ArtifactStore, open_store
+from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.registry import Registry, start_embedded
+from sigmawatch.settings import Settings
+from sigmawatch_inference.background import Background, UsageCounter
+from sigmawatch_inference.cache import ModelCache
+from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.resolver import ModelResolver
+
+log = logging.getLogger(__name__)
+
+# Readiness asks the storage at most this often.
+STORAGE_CHECK_INTERVAL_S = 2.0
+
+
+@dataclass
+class StorageCheck:
+    ok: bool = False
+    reason: str | None = "not checked yet"
+    at: float = 0.0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    usage: UsageCounter = field(default_factory=UsageCounter)
+    started_at: float = field(default_factory=time.time)
+    ready: threading.Event = field(default_factory=threading.Event)
+    startup_error: str | None = None
+    registry: Registry | None = None
+    store: ArtifactStore | None = None
+    cache: ModelCache | None = None
+    resolver: ModelResolver | None = None
+    background: Background | None = None
+    _storage: StorageCheck = field(default_factory=StorageCheck)
+    _series_count: tuple[float, int] = (0.0, 0)
+
+    def start(self) -> None:
+        """Blocking start-up: database, migrations, store, warm-up, background threads."""
+        try:
+            self._start()
+        except Exception as exc:
+            self.startup_error = repr(exc)
+            log.exception("start-up failed")
+            raise
+
+    def _start(self) -> None:
+        settings = self.settings
+        url = settings.database_url or start_embedded(settings.data_dir)
+        self.registry = Registry(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        self.registry.open()
+        applied = self.registry.migrate()
+        log.info("registry ready", extra={"migrations_applied": applied})
+        self.store = open_store(
+            settings.resolved_artifacts_url,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+        )
+        self.store.ping()
+        self.cache = ModelCache(
+            settings.cache_max_entries, settings.cache_max_bytes, settings.cache_ttl_s
+        )
+        self.resolver = ModelResolver(self.registry, self.store, self.cache, self.metrics)
+        self.background = Background(
+            registry=self.registry,
+            cache=self.cache,
+            metrics=self.metrics,
+            usage=self.usage,
+            refresh_interval_s=settings.refresh_interval_s,
+            usage_flush_interval_s=settings.usage_flush_interval_s,
+        )
+        # Listen before warming up, so no change slips between the two.
+        self.background.start()
+        started = time.perf_counter()
+        loaded = self.resolver.warm_up(settings.warmup_top_n)
+        seconds = time.perf_counter() - started
+        self.metrics.warmup_seconds.set(seconds)
+        self.metrics.warmup_models.set(loaded)
+        self.metrics.observe_cache(self.cache.size, self.cache.nbytes)
+        log.info("warm-up finished", extra={"models": loaded, "seconds": round(seconds, 3)})
+        self.ready.set()
+
+    def stop(self) -> None:
+        self.ready.clear()
+        if self.background is not None:
+            self.background.stop()
+        if self.registry is not None:
+            self.registry.close()
+
+    # -- what handlers need ---------------------------------------------------------
+
+    def require(self) -> tuple[Registry, ArtifactStore, ModelResolver]:
+        """The started components, or STORAGE_UNAVAILABLE while starting."""
+        if self.registry is None or self.store is None or self.resolver is None:
+            raise SigmawatchError(
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "service is starting; retry shortly",
+                startup_error=self.startup_error,
+            )
+        return self.registry, self.store, self.resolver
+
+    def storage_check(self) -> StorageCheck:
+        """Registry and store reachability, re-checked at most every few seconds."""
+        now = time.monotonic()
+        if now - self._storage.at < STORAGE_CHECK_INTERVAL_S:
+            return self._storage
+        check = StorageCheck(ok=True, reason=None, at=now)
+        try:
+            registry, store, _ = self.require()
+            registry.ping()
+            store.ping()
+        except Exception as exc:
+            check = StorageCheck(ok=False, reason=str(exc), at=now)
+        self._storage = check
+        return check
+
+    def series_trained(self) -> int:
+        """Series with a production model; cached a few seconds (it is a count(*))."""
+        at, count = self._series_count
+        if time.monotonic() - at > STORAGE_CHECK_INTERVAL_S and self.registry is not None:
+            count = self.registry.count_trained_series()
+            self._series_count = (time.monotonic(), count)
+        return count

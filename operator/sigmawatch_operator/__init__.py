@@ -1,0 +1,1 @@
+"""Sigmawatch Kubernetes operator (kopf)."""

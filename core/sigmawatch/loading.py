@@ -45,8 +45,15 @@ class LoadedModel:
     def score(self, values: FloatArray) -> Scored:
         if self.detector is not None:
             try:
-                scores = self.detector.score(values)
-                return Scored(scores, scores > self.detector.threshold, False)
+                with np.errstate(all="ignore"):
+                    scores = self.detector.score(values)
+                # Inputs are finite, so a non-finite score means a broken model.
+                if np.isfinite(scores).all():
+                    return Scored(scores, scores > self.detector.threshold, False)
+                log.error(
+                    "detector produced non-finite scores, answering with z-score fallback",
+                    extra={"series_id": self.series_id, "version": self.version},
+                )
             except Exception:
                 log.exception(
                     "detector failed, answering with z-score fallback",

@@ -56,7 +56,25 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _as_flat_array(raw: Sequence[Any] | npt.NDArray[Any], field: str) -> npt.NDArray[Any]:
+def _as_flat_array(
+    raw: Sequence[Any] | npt.NDArray[Any], field: str, accept: tuple[type, ...], code: ErrorCode
+) -> npt.NDArray[Any]:
+    """A 1-D array of `raw`, refusing elements whose JSON type is wrong.
+
+    numpy would silently turn `true` into 1 and "7" into a string array, so
+    lists are type-checked first: `set(map(type, ...))` runs at C speed,
+    and only a list with a stray type is walked to name its index.
+    """
+    if isinstance(raw, list):
+        types = set(map(type, raw))
+        if not types <= set(accept):
+            for index, item in enumerate(raw):
+                if type(item) not in accept:
+                    if isinstance(item, list):
+                        break
+                    shown = item if isinstance(item, int | float | str | None) else str(item)
+                    raise SigmawatchError(code, _TYPE_MESSAGES[code], index=index, value=shown)
+            raise SigmawatchError(ErrorCode.INVALID_REQUEST, f"{field} must be a flat list")
     try:
         array = np.asarray(raw)
     except (ValueError, TypeError):
@@ -66,56 +84,39 @@ def _as_flat_array(raw: Sequence[Any] | npt.NDArray[Any], field: str) -> npt.NDA
     return array
 
 
-def _first_not(
-    array: npt.NDArray[Any],
-    accept: type | tuple[type, ...],
-    code: ErrorCode,
-    message: str,
-    offset: int,
-) -> SigmawatchError:
-    """The error naming the first element that is not of an accepted type."""
-    for index, item in enumerate(array.tolist()):
-        if isinstance(item, bool) or not isinstance(item, accept):
-            shown = item if isinstance(item, int | float | str | None) else str(item)
-            return SigmawatchError(code, message, index=offset + index, value=shown)
-    return SigmawatchError(code, message)
+_TYPE_MESSAGES = {
+    ErrorCode.INVALID_TIMESTAMP: "timestamps must be integer Unix seconds",
+    ErrorCode.INVALID_VALUE: "values must be numbers",
+}
 
 
-def to_timestamps(raw: Sequence[Any] | npt.NDArray[Any], *, offset: int = 0) -> IntArray:
+def to_timestamps(raw: Sequence[Any] | npt.NDArray[Any]) -> IntArray:
     """A JSON list (or array) of timestamps as int64, or INVALID_TIMESTAMP.
 
     Only integers are Unix timestamps here: floats, strings, booleans and
     nulls are rejected rather than guessed at.
     """
-    array = _as_flat_array(raw, "timestamps")
-    if array.dtype.kind == "i":
-        return array.astype(np.int64, copy=False)
+    array = _as_flat_array(raw, "timestamps", (int,), ErrorCode.INVALID_TIMESTAMP)
     if array.size == 0:
         return np.empty(0, dtype=np.int64)
-    if array.dtype.kind == "u" or (
-        array.dtype == object
-        and all(isinstance(item, int) and not isinstance(item, bool) for item in array.tolist())
-    ):
-        # Integers, but some beyond int64 (numpy widened the dtype).
-        too_big = [
-            index for index, item in enumerate(array.tolist()) if item >= 2**63 or item < -(2**63)
-        ]
+    if array.dtype.kind == "i":
+        return array.astype(np.int64, copy=False)
+    if array.dtype.kind in "uO":  # Python ints beyond int64
+        big = np.flatnonzero([not -(2**63) <= int(x) < 2**63 for x in array.tolist()])
         raise SigmawatchError(
             ErrorCode.INVALID_TIMESTAMP,
             "timestamps must fit in a signed 64-bit integer",
-            index=offset + (too_big[0] if too_big else 0),
+            index=int(big[0]) if big.size else 0,
         )
-    raise _first_not(
-        array, int, ErrorCode.INVALID_TIMESTAMP, "timestamps must be integer Unix seconds", offset
-    )
+    raise SigmawatchError(ErrorCode.INVALID_TIMESTAMP, _TYPE_MESSAGES[ErrorCode.INVALID_TIMESTAMP])
 
 
-def to_values(raw: Sequence[Any] | npt.NDArray[Any], *, offset: int = 0) -> FloatArray:
+def to_values(raw: Sequence[Any] | npt.NDArray[Any]) -> FloatArray:
     """A JSON list (or array) of numbers as float64, or INVALID_VALUE."""
-    array = _as_flat_array(raw, "values")
+    array = _as_flat_array(raw, "values", (int, float), ErrorCode.INVALID_VALUE)
     if array.dtype.kind in "fiu" or array.size == 0:
         return array.astype(np.float64, copy=False)
-    raise _first_not(array, (int, float), ErrorCode.INVALID_VALUE, "values must be numbers", offset)
+    raise SigmawatchError(ErrorCode.INVALID_VALUE, _TYPE_MESSAGES[ErrorCode.INVALID_VALUE])
 
 
 def check_timestamps(timestamps: IntArray, *, strictly_increasing: bool) -> None:

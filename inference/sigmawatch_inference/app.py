@@ -46,9 +46,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             yield
         finally:
-            if not starting.done():
-                await asyncio.wait([starting])
-            await to_thread.run_sync(services.stop)
+            await to_thread.run_sync(services.stop)  # also ends a start-up still retrying
+            await asyncio.wait([starting])
 
     def _started(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is None:

@@ -42,6 +42,7 @@ class Services:
     started_at: float = field(default_factory=time.time)
     ready: threading.Event = field(default_factory=threading.Event)
     startup_error: str | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
     registry: Registry | None = None
     store: ArtifactStore | None = None
     cache: ModelCache | None = None
@@ -51,13 +52,23 @@ class Services:
     _series_count: tuple[float, int] = (0.0, 0)
 
     def start(self) -> None:
-        """Blocking start-up: database, migrations, store, warm-up, background threads."""
-        try:
-            self._start()
-        except Exception as exc:
-            self.startup_error = repr(exc)
-            log.exception("start-up failed")
-            raise
+        """Blocking start-up, retried with backoff until it succeeds or `stop()`.
+
+        A dependency that is down at boot (database, bucket) delays readiness
+        instead of killing the process; readiness reports the last error.
+        """
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                self._start()
+                self.startup_error = None
+                return
+            except Exception as exc:
+                self.startup_error = repr(exc)
+                log.exception("start-up failed; retrying", extra={"retry_in_s": delay})
+                self._teardown()
+            self._stopping.wait(delay)
+            delay = min(delay * 2, 30.0)
 
     def _start(self) -> None:
         settings = self.settings
@@ -96,17 +107,27 @@ class Services:
         self.ready.set()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.ready.clear()
+        self._teardown()
+
+    def _teardown(self) -> None:
         if self.background is not None:
             self.background.stop()
         if self.registry is not None:
             self.registry.close()
+        self.registry = self.store = self.resolver = self.cache = self.background = None
 
     # -- what handlers need ---------------------------------------------------------
 
     def require(self) -> tuple[Registry, ArtifactStore, ModelResolver]:
         """The started components, or STORAGE_UNAVAILABLE while starting."""
-        if self.registry is None or self.store is None or self.resolver is None:
+        if (
+            not self.ready.is_set()
+            or self.registry is None
+            or self.store is None
+            or self.resolver is None
+        ):
             raise SigmawatchError(
                 ErrorCode.STORAGE_UNAVAILABLE,
                 "service is starting; retry shortly",

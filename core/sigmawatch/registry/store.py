@@ -341,8 +341,10 @@ class Registry:
         now: datetime = row["now"]
         return now
 
-    def changed_since(self, since: datetime) -> tuple[dict[str, tuple[int | None, datetime]], datetime]:
-        """Series changed after `since`: {series_id: (production version, updated_at)}, new watermark."""
+    def changed_since(
+        self, since: datetime
+    ) -> tuple[dict[str, tuple[int | None, datetime]], datetime]:
+        """Series changed after `since` → (production version, updated_at); new watermark."""
         with self.pool.connection() as conn, conn.transaction():
             now = conn.execute("SELECT now() AS now").fetchone()
             assert now is not None

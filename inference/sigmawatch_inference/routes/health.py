@@ -32,7 +32,7 @@ def build(services: Services) -> APIRouter:
     async def readiness() -> Any:
         reasons = []
         if services.startup_error:
-            reasons.append(f"start-up failed: {services.startup_error}")
+            reasons.append(f"start-up failed, retrying: {services.startup_error}")
         elif not services.ready.is_set():
             reasons.append("starting: migrations or warm-up not finished")
         else:

@@ -26,10 +26,19 @@
     return [lo - pad, hi + pad];
   }
 
-  function ticks(lo, hi, count) {
-    const step = (hi - lo) / count;
+  // Round tick steps (1, 2 or 5 times a power of ten) inside [lo, hi].
+  function niceTicks(lo, hi, count) {
+    const raw = (hi - lo) / count;
+    const power = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
     const out = [];
-    for (let i = 0; i <= count; i++) out.push(lo + step * i);
+    for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) out.push(v);
+    return out;
+  }
+
+  function evenTicks(lo, hi, count) {
+    const out = [];
+    for (let i = 0; i <= count; i++) out.push(lo + ((hi - lo) * i) / count);
     return out;
   }
 
@@ -86,13 +95,15 @@
 
     const grid = el("g", { class: "grid" }, svg);
     const axis = el("g", { class: "axis" }, svg);
-    for (const v of ticks(y0, y1, narrow ? 4 : 6)) {
+    for (const v of niceTicks(y0, y1, narrow ? 4 : 6)) {
       el("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }, grid);
-      el("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end" }, axis).textContent = v.toPrecision(4);
+      el("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end" }, axis).textContent = +v.toPrecision(6);
     }
-    for (const t of ticks(t0, t1, narrow ? 2 : 4)) {
-      el("text", { x: x(t), y: height - 8, "text-anchor": "middle" }, axis).textContent = fmtTime(t);
-    }
+    const times = evenTicks(t0, t1, narrow ? 2 : 4);
+    times.forEach((t, i) => {
+      const anchor = i === 0 ? "start" : i === times.length - 1 ? "end" : "middle";
+      el("text", { x: x(t), y: height - 8, "text-anchor": anchor }, axis).textContent = fmtTime(t);
+    });
 
     const top = y(data.band[1]), bottom = y(data.band[0]);
     el("rect", { id: "band", x: m.left, y: top, width: width - m.left - m.right, height: Math.max(bottom - top, 0) }, svg);

@@ -1,0 +1,61 @@
+# Sigmawatch developer commands. The two a newcomer needs:
+#   make run    the service on embedded defaults at http://127.0.0.1:8000
+#   make test   install and build everything the tests need, then run them all
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help run test check lint format unit testbin browser bench e2e clean
+
+help:
+	@echo "make run     serve the API on embedded defaults (http://127.0.0.1:8000)"
+	@echo "make test    set everything up, lint, then run every test tier"
+	@echo "make lint    ruff, mypy and the import layering rules"
+	@echo "make bench   benchmarks (ratios against same-run baselines)"
+	@echo "make e2e     the kind cluster scenario (needs Docker)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || "$$(tools/find-python.sh)" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[inference,operator,dev]'
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/sigmawatch serve
+
+testbin:
+	tools/testbin/build.sh
+
+browser:
+	tools/ensure-chromium.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test: $(STAMP) browser testbin lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+e2e:
+	e2e/run.sh
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts

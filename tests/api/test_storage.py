@@ -1,0 +1,93 @@
+"""Storage on a real S3 server; readiness follows it (MON-3, AV-1, PRED-6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from support.data import series_data, train_body
+from support.procs import wait_for
+from support.s3 import S3Server
+from support.service import ServiceFactory
+
+TS = int(series_data()[0][-1])
+
+
+@pytest.fixture
+def s3_service(
+    make_service: ServiceFactory, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Any, str]:
+    bucket = s3_server.new_bucket()
+    env = {**s3_server.env, "SIGMAWATCH_ARTIFACTS_URL": f"s3://{bucket}/sigmawatch"}
+    return make_service("s3-api", env=env), bucket
+
+
+def test_models_live_in_s3_and_readiness_tracks_the_bucket(
+    s3_service: tuple[Any, str], s3_server: S3Server
+) -> None:
+    service, bucket = s3_service
+    s3 = s3_server.client()
+    with service.client() as client:
+        assert client.post("/v1/series/in_s3/train", json=train_body()).status_code == 201
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+        assert any(
+            k.startswith("sigmawatch/models/in_s3/") and k.endswith("manifest.json") for k in keys
+        )
+        assert (
+            client.post("/v1/series/in_s3/predict", json={"timestamp": TS, "value": 10}).json()[
+                "version"
+            ]
+            == "v1"
+        )
+
+        for key in keys:
+            s3.delete_object(Bucket=bucket, Key=key)
+        s3.delete_bucket(Bucket=bucket)
+        wait_for(
+            lambda: client.get("/readiness").status_code == 503,
+            timeout=10,
+            what="readiness to drop",
+        )
+        assert "storage unavailable" in client.get("/readiness").json()["reasons"][0]
+        assert client.get("/healthcheck").json()["status"] == "degraded"
+
+        # Cached models keep answering; training needs the store and says so.
+        assert (
+            client.post("/v1/series/in_s3/predict", json={"timestamp": TS, "value": 10}).status_code
+            == 200
+        )
+        refused = client.post("/v1/series/in_s3/train", json=train_body(seed=1))
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
+
+        s3.create_bucket(Bucket=bucket)
+        wait_for(
+            lambda: client.get("/readiness").status_code == 200,
+            timeout=10,
+            what="readiness to return",
+        )
+
+
+def test_start_up_waits_for_an_unreachable_store(
+    make_service: ServiceFactory, s3_server: S3Server
+) -> None:
+    bucket = "created-later"
+    env = {**s3_server.env, "SIGMAWATCH_ARTIFACTS_URL": f"s3://{bucket}/x"}
+    service = make_service("s3-missing", env=env, start=False)
+    service.process.start()
+    with httpx.Client(base_url=service.url, timeout=5) as client:
+
+        def failing_start() -> bool:
+            reasons = client.get("/readiness").json().get("reasons", [])
+            return bool(reasons) and "start-up failed" in reasons[0]
+
+        wait_for(failing_start, timeout=30, what="start-up failure in readiness")
+        assert client.get("/liveness").status_code == 200
+        refused = client.post("/v1/series/x/predict", json={"timestamp": TS, "value": 1})
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
+        # Once the bucket exists, the retried start-up completes by itself.
+        s3_server.client().create_bucket(Bucket=bucket)
+        wait_for(lambda: client.get("/readiness").status_code == 200, timeout=60, what="readiness")

@@ -1,0 +1,120 @@
+"""One contract for every artifact store: file:// and a real S3 server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sigmawatch.artifacts import (
+    ArtifactNotFoundError,
+    ArtifactStore,
+    FileStore,
+    StorageUnavailableError,
+    copy_prefix,
+    open_store,
+)
+from sigmawatch.artifacts.manifest import read_array, read_manifest, write_model
+from sigmawatch.errors import ErrorCode, SigmawatchError
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest) -> ArtifactStore:
+    fixture = "file_store" if request.param == "file" else "s3_store"
+    result: ArtifactStore = request.getfixturevalue(fixture)
+    return result
+
+
+def test_put_get_overwrite(store: ArtifactStore) -> None:
+    store.put("a/b/one.bin", b"first")
+    assert store.get("a/b/one.bin") == b"first"
+    store.put("a/b/one.bin", b"second")
+    assert store.get("a/b/one.bin") == b"second"
+    assert store.exists("a/b/one.bin")
+
+
+def test_missing_keys(store: ArtifactStore) -> None:
+    with pytest.raises(ArtifactNotFoundError):
+        store.get("nope/none.bin")
+    assert not store.exists("nope/none.bin")
+    store.delete("nope/none.bin")  # deleting what is not there is fine
+
+
+def test_list_is_sorted_and_scoped_to_the_prefix(store: ArtifactStore) -> None:
+    for key in ("m/s1/x/2", "m/s1/x/1", "m/s10/x/1", "m/s2/x/1"):
+        store.put(key, b".")
+    assert store.list("m/s1/") == ["m/s1/x/1", "m/s1/x/2"]
+    assert store.list("m/") == sorted(["m/s1/x/1", "m/s1/x/2", "m/s10/x/1", "m/s2/x/1"])
+    assert store.list("absent/") == []
+
+
+def test_delete_removes_only_that_key(store: ArtifactStore) -> None:
+    store.put("d/1", b"1")
+    store.put("d/2", b"2")
+    store.delete("d/1")
+    assert store.list("d/") == ["d/2"]
+
+
+def test_copy_prefix_keeps_the_source(store: ArtifactStore) -> None:
+    store.put("src/a", b"A")
+    store.put("src/b/c", b"C")
+    assert copy_prefix(store, "src/", "dst/") == ["src/a", "src/b/c"]
+    assert store.get("dst/b/c") == b"C"
+    assert store.get("src/a") == b"A"
+
+
+def test_ping(store: ArtifactStore) -> None:
+    store.ping()
+
+
+def test_model_round_trip_verifies_hashes(store: ArtifactStore) -> None:
+    timestamps = np.arange(1, 101, dtype=np.int64)
+    values = np.linspace(0, 1, 100)
+    stored = write_model(
+        store,
+        "models/s/abc/",
+        {"state": {"mean": 0.5}},
+        {"timestamps": timestamps, "values": values},
+    )
+    manifest = read_manifest(store, "models/s/abc/", stored.manifest_sha256)
+    assert manifest["state"] == {"mean": 0.5}
+    np.testing.assert_array_equal(
+        read_array(store, "models/s/abc/", manifest, "timestamps"), timestamps
+    )
+    np.testing.assert_array_equal(read_array(store, "models/s/abc/", manifest, "values"), values)
+
+
+def test_tampered_manifest_is_refused(store: ArtifactStore) -> None:
+    stored = write_model(store, "models/t/", {"state": {"mean": 1.0}}, {})
+    store.put("models/t/manifest.json", store.get("models/t/manifest.json").replace(b"1.0", b"9.0"))
+    with pytest.raises(SigmawatchError) as caught:
+        read_manifest(store, "models/t/", stored.manifest_sha256)
+    assert caught.value.code is ErrorCode.ARTIFACT_CORRUPT
+
+
+def test_tampered_or_pickled_array_is_refused(store: ArtifactStore) -> None:
+    stored = write_model(store, "models/u/", {}, {"values": np.ones(10)})
+    manifest = read_manifest(store, "models/u/", stored.manifest_sha256)
+    store.put("models/u/values.npy", store.get("models/u/values.npy")[:-8] + b"\x00" * 8)
+    with pytest.raises(SigmawatchError) as caught:
+        read_array(store, "models/u/", manifest, "values")
+    assert caught.value.code is ErrorCode.ARTIFACT_CORRUPT
+
+
+def test_file_store_keys_cannot_escape_the_root(file_store: FileStore) -> None:
+    with pytest.raises(ValueError, match="escapes"):
+        file_store.put("../outside", b"x")
+
+
+def test_unreachable_s3_reports_storage_unavailable(tmp_path: Path) -> None:
+    store = open_store(
+        "s3://bucket/prefix", s3_endpoint_url="http://127.0.0.1:9", s3_region="us-east-1"
+    )
+    with pytest.raises(StorageUnavailableError):
+        store.ping()
+
+
+def test_open_store_rejects_unknown_schemes() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        open_store("ftp://host/x")

@@ -68,6 +68,12 @@ def write_training_file(path: Path, timestamps: IntArray, values: FloatArray) ->
         rows["timestamp"], rows["value"] = timestamps, values
         np.save(path, rows, allow_pickle=False)
     elif suffix == ".npz":
-        np.savez(path, timestamps=timestamps, values=values)
+        path.write_bytes(training_npz_bytes(timestamps, values))
     else:
         raise _bad(path.name, "use a .csv, .npy or .npz file")
+
+
+def training_npz_bytes(timestamps: IntArray, values: FloatArray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, timestamps=timestamps, values=values)
+    return buffer.getvalue()

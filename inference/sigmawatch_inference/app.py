@@ -19,7 +19,13 @@ from sigmawatch.settings import Settings, load_settings
 from sigmawatch_inference import errors
 from sigmawatch_inference.middleware import BodyLimit, RequestMetrics
 from sigmawatch_inference.routes import health, plot, predict, train, versions
-from sigmawatch_inference.schemas import BatchRequest, PredictRequest, RollbackRequest, TrainRequest
+from sigmawatch_inference.schemas import (
+    BatchRequest,
+    DatasetRequest,
+    PredictRequest,
+    RollbackRequest,
+    TrainRequest,
+)
 from sigmawatch_inference.services import Services
 
 log = logging.getLogger(__name__)
@@ -30,7 +36,7 @@ Errors are always `{"error": {"code", "message", "details"}}` with a stable code
 """
 
 # Bodies parsed by hand: their schemas are added to the OpenAPI components.
-DOCUMENTED_BODIES = (TrainRequest, PredictRequest, BatchRequest, RollbackRequest)
+DOCUMENTED_BODIES = (TrainRequest, DatasetRequest, PredictRequest, BatchRequest, RollbackRequest)
 PREDICT_ROUTES = frozenset({"/v1/series/{series_id}/predict", "/v1/predict"})
 
 

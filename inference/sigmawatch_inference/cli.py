@@ -2,6 +2,7 @@
 
     sigmawatch serve [--host H] [--port P] [--workers N]
     sigmawatch train --series ID --file data.csv|.npy|.npz [--detector mad] [--param threshold=4]
+    sigmawatch train-fleet --run-id RUN (--source-uri TEMPLATE | --dataset) [...]
     sigmawatch demo  [--series ID] [--points N] (--out FILE | --json)
 
 `train` runs the same `train_series` as the REST endpoint. Errors print as
@@ -23,12 +24,17 @@ from sigmawatch.artifacts import open_store
 from sigmawatch.datasets import read_training_file, write_training_file
 from sigmawatch.demo import demo_series
 from sigmawatch.errors import SigmawatchError
+from sigmawatch.fleet import Window, select_shard, train_run
 from sigmawatch.logs import configure_logging
 from sigmawatch.registry import Registry, start_embedded
 from sigmawatch.settings import Settings, load_settings
+from sigmawatch.sources import dataset_source, uri_source
 from sigmawatch.training import train_series
 
 EXIT_INVALID = 2
+# A training run that processed every series but some were rejected: the
+# training Job's podFailurePolicy fails that index instead of retrying it.
+EXIT_SERIES_FAILED = 3
 
 
 def _print_json(document: Any, stream: Any = None) -> None:
@@ -120,6 +126,72 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration_s(text: str | None) -> int | None:
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    total, number = 0, ""
+    for char in text:
+        if char.isdigit():
+            number += char
+        elif char in units and number:
+            total, number = total + int(number) * units[char], ""
+        else:
+            raise SystemExit(f"bad duration {text!r}: use e.g. 30d, 12h, 90m")
+    if number:
+        raise SystemExit(f"bad duration {text!r}: every number needs a unit (s, m, h, d)")
+    return total
+
+
+def train_fleet(args: argparse.Namespace) -> int:
+    """Train this pod's shard of a model's series and record each outcome."""
+    settings = load_settings(
+        **({"retention_versions": args.keep_versions} if args.keep_versions else {})
+    )
+    configure_logging(settings.log_level)
+    store = open_store(
+        settings.resolved_artifacts_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region=settings.s3_region,
+    )
+    source = (
+        dataset_source(store)
+        if args.dataset
+        else uri_source(
+            args.source_uri, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
+        )
+    )
+    listed = args.series or os.environ.get("SIGMAWATCH_JOB_SERIES", "")
+    series = (
+        [s for s in listed.split(",") if s] if listed else source.list_series(args.prefix or "")
+    )
+    index = (
+        args.shard_index
+        if args.shard_index is not None
+        else int(os.environ.get("JOB_COMPLETION_INDEX", "0"))
+    )
+    mine = select_shard(series, index, args.shard_count)
+    registry = Registry(_database_url(settings), min_size=1, max_size=2)
+    registry.open()
+    try:
+        registry.migrate()
+        result = train_run(
+            args.run_id,
+            mine,
+            source,
+            registry=registry,
+            store=store,
+            settings=settings,
+            detector=_detector(args),
+            promote=not args.no_promote,
+            window=Window(args.window_points, _duration_s(args.window)),
+        )
+    finally:
+        registry.close()
+    _print_json({"run_id": args.run_id, "shard": index, "series": len(mine), **result.to_dict()})
+    return EXIT_SERIES_FAILED if result.failed else 0
+
+
 def demo(args: argparse.Namespace) -> int:
     timestamps, values = demo_series(args.points, seed=args.seed)
     if args.out:
@@ -149,6 +221,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default="cli", help="recorded with the version")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.set_defaults(run=train)
+
+    p = commands.add_parser("train-fleet", help="train a shard of a model's series (training Jobs)")
+    p.add_argument("--run-id", required=True, help="recorded with every outcome (the Job name)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--source-uri", help="data URI template, e.g. s3://b/train/{series_id}.npy")
+    where.add_argument("--dataset", action="store_true", help="use datasets uploaded via the API")
+    p.add_argument("--series", help="comma-separated ids (default: $SIGMAWATCH_JOB_SERIES)")
+    p.add_argument("--prefix", help="without --series: every series with data and this prefix")
+    p.add_argument("--shard-index", type=int, help="default: $JOB_COMPLETION_INDEX or 0")
+    p.add_argument("--shard-count", type=int, default=1)
+    p.add_argument("--detector", default="zscore")
+    p.add_argument("--param", action="append", help="detector parameter name=value")
+    p.add_argument("--window-points", type=int, help="train on at most the newest N points")
+    p.add_argument("--window", help="train on the newest span only, e.g. 30d")
+    p.add_argument("--keep-versions", type=int, help="retention: active versions per series")
+    p.add_argument("--no-promote", action="store_true")
+    p.set_defaults(run=train_fleet)
 
     p = commands.add_parser("demo", help="generate a realistic demo series")
     p.add_argument("--points", type=int, default=20_000)

@@ -47,6 +47,18 @@ class TrainRequest(BaseModel):
     promote: bool = Field(True, description="Make the new version production at once.")
 
 
+class DatasetRequest(BaseModel):
+    timestamps: list[int] | None = None
+    values: list[float] | None = None
+    points: list[PointModel] | None = None
+
+
+class DatasetResponse(BaseModel):
+    series_id: str
+    n_points: int
+    data_hash: str
+
+
 class Stats(BaseModel):
     n_points: int
     mean: float

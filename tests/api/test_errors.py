@@ -120,6 +120,7 @@ CASES: dict[ErrorCode, tuple[Call, int, str | None]] = {
 ELSEWHERE = {
     ErrorCode.STORAGE_UNAVAILABLE: "test_storage.py",
     ErrorCode.ARTIFACT_CORRUPT: "test_corrupt_artifact_on_plot (this module)",
+    ErrorCode.DATA_NOT_FOUND: "tests/cluster: a training Job whose series has no data",
     ErrorCode.INTERNAL_ERROR: "not producible on purpose: any unexpected exception",
 }
 

@@ -8,12 +8,19 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.sources import store_dataset
+from sigmawatch.stats import data_hash
 from sigmawatch.training import TrainResult, train_series
-from sigmawatch.validation import validate_series_id
+from sigmawatch.validation import to_timestamps, to_values, validate_series_id, validate_training
 from sigmawatch_inference.responses import OrjsonResponse, read_json_object
 from sigmawatch_inference.routes import body_doc
 from sigmawatch_inference.routes.predict import ERRORS
-from sigmawatch_inference.schemas import TrainRequest, TrainResponse
+from sigmawatch_inference.schemas import (
+    DatasetRequest,
+    DatasetResponse,
+    TrainRequest,
+    TrainResponse,
+)
 from sigmawatch_inference.services import Services
 
 
@@ -79,5 +86,31 @@ def build(services: Services) -> APIRouter:
             metrics.training_duration.observe(result.training_ms / 1000.0)
             metrics.training_ms.add(result.training_ms)
         return OrjsonResponse(result.to_dict(), status_code=201 if result.created else 200)
+
+    @router.put(
+        "/v1/series/{series_id}/dataset",
+        response_model=DatasetResponse,
+        responses=ERRORS,
+        openapi_extra=body_doc(DatasetRequest),
+        summary="Store training data for the operator to train from (AnomalyModel source.dataset)",
+    )
+    async def put_dataset(series_id: str, request: Request) -> Any:
+        validate_series_id(series_id)
+        body = await read_json_object(request)
+        timestamps, values = columns(body)
+        _, store, _ = services.require()
+        data = validate_training(to_timestamps(timestamps), to_values(values), services.settings)
+
+        def run() -> str:
+            return store_dataset(store, series_id, data.timestamps, data.values)
+
+        await to_thread.run_sync(run)
+        return OrjsonResponse(
+            {
+                "series_id": series_id,
+                "n_points": int(data.values.size),
+                "data_hash": data_hash(data.timestamps, data.values),
+            }
+        )
 
     return router

@@ -23,6 +23,7 @@ import orjson
 from sigmawatch.artifacts import open_store
 from sigmawatch.datasets import read_training_file, write_training_file
 from sigmawatch.demo import demo_series
+from sigmawatch.durations import parse_duration
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.fleet import Window, select_shard, train_run
 from sigmawatch.logs import configure_logging
@@ -126,23 +127,6 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _duration_s(text: str | None) -> int | None:
-    if not text:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    total, number = 0, ""
-    for char in text:
-        if char.isdigit():
-            number += char
-        elif char in units and number:
-            total, number = total + int(number) * units[char], ""
-        else:
-            raise SystemExit(f"bad duration {text!r}: use e.g. 30d, 12h, 90m")
-    if number:
-        raise SystemExit(f"bad duration {text!r}: every number needs a unit (s, m, h, d)")
-    return total
-
-
 def train_fleet(args: argparse.Namespace) -> int:
     """Train this pod's shard of a model's series and record each outcome."""
     settings = load_settings(
@@ -184,7 +168,7 @@ def train_fleet(args: argparse.Namespace) -> int:
             settings=settings,
             detector=_detector(args),
             promote=not args.no_promote,
-            window=Window(args.window_points, _duration_s(args.window)),
+            window=Window(args.window_points, parse_duration(args.window) if args.window else None),
         )
     finally:
         registry.close()

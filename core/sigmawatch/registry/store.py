@@ -11,7 +11,7 @@ version. Every change of a version or production pointer sends a NOTIFY on
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -365,12 +365,19 @@ class Registry:
             ).fetchone()
         return int(row["n"]) if row else 0
 
-    def series_ids(self, ids: Iterable[str]) -> set[str]:
-        """Which of `ids` have a production version."""
+    def count_served(self, *, ids: list[str] | None = None, prefix: str | None = None) -> int:
+        """How many of these series (an id list, or an id prefix) have a production version."""
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT series_id FROM series WHERE series_id = ANY(%s)"
-                " AND production_version IS NOT NULL",
-                (list(ids),),
-            ).fetchall()
-        return {row["series_id"] for row in rows}
+            if ids is not None:
+                row = conn.execute(
+                    "SELECT count(*) AS n FROM series WHERE series_id = ANY(%s)"
+                    " AND production_version IS NOT NULL",
+                    (ids,),
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT count(*) AS n FROM series WHERE starts_with(series_id, %s)"
+                    " AND production_version IS NOT NULL",
+                    (prefix or "",),
+                ).fetchone()
+        return int(row["n"]) if row else 0

@@ -1,0 +1,47 @@
+"""`python -m sigmawatch_operator`: run the operator cluster-wide.
+
+Settings come from SIGMAWATCH_* (registry, artifacts) and
+SIGMAWATCH_OPERATOR_* (Jobs, metrics, peering) environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import kopf
+
+from sigmawatch.logs import configure_logging
+from sigmawatch.settings import load_settings
+from sigmawatch_operator.app import OperatorApp
+from sigmawatch_operator.config import OperatorConfig
+from sigmawatch_operator.handlers import register
+from sigmawatch_operator.kube import load_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="sigmawatch-operator", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--liveness", default="http://0.0.0.0:8080/healthz", help="kopf liveness endpoint"
+    )
+    parser.add_argument("--namespace", action="append", help="watch only these namespaces")
+    args = parser.parse_args()
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    logging.getLogger("kopf").setLevel(max(logging.getLogger().level, logging.INFO))
+    load_config()
+    registry = kopf.OperatorRegistry()
+    register(registry, OperatorApp(settings, OperatorConfig()))
+    kopf.run(
+        registry=registry,
+        clusterwide=not args.namespace,
+        namespaces=args.namespace or (),
+        liveness_endpoint=args.liveness,
+        standalone=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

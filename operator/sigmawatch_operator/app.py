@@ -1,0 +1,180 @@
+"""The operator's long-lived parts, and the async adapters the handlers call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+import psycopg
+from kubernetes.client.exceptions import ApiException
+
+from sigmawatch.artifacts import ArtifactStore, open_store
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry import Registry, start_embedded
+from sigmawatch.settings import Settings
+from sigmawatch_operator import conditions as cond
+from sigmawatch_operator.config import OperatorConfig
+from sigmawatch_operator.kube import KubeApi
+from sigmawatch_operator.metrics import OperatorMetrics
+from sigmawatch_operator.planning import format_time
+from sigmawatch_operator.reconciler import Outcome, Reconciler
+from sigmawatch_operator.rollouts import check_rollout, rollout_status
+
+log = logging.getLogger(__name__)
+
+GROUP = "sigmawatch.dev"
+# What a reconcile may hit that heals by itself: retried by kopf with a delay.
+TRANSIENT = (psycopg.Error, ApiException, OSError, SigmawatchError)
+RETRY_DELAY_S = 15
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OperatorApp:
+    def __init__(self, settings: Settings, config: OperatorConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.metrics = OperatorMetrics()
+        self.registry: Registry | None = None
+        self.reconciler: Reconciler | None = None
+        self.kube: KubeApi | None = None
+        # kopf runs timers beside event handlers: one reconcile per object at a time.
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._ready: dict[str, bool] = {}
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def configure(self, settings: kopf.OperatorSettings) -> None:
+        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=GROUP, key="last-handled-configuration"
+        )
+        settings.peering.name = "sigmawatch"
+        settings.peering.mandatory = True
+        settings.peering.lifetime = self.config.peering_lifetime_s
+        # Equal priorities freeze every replica; distinct random ones elect one.
+        settings.peering.priority = random.randint(1, 2**31 - 1)  # noqa: S311 - not security
+        settings.posting.level = logging.INFO
+
+    def start(self) -> None:
+        url = self.settings.database_url or start_embedded(self.settings.data_dir)
+        self.registry = Registry(url, min_size=1, max_size=4)
+        self.registry.open()
+        self.registry.migrate()
+        store: ArtifactStore = open_store(
+            self.settings.resolved_artifacts_url,
+            s3_endpoint_url=self.settings.s3_endpoint_url,
+            s3_region=self.settings.s3_region,
+        )
+        self.kube = KubeApi()
+        self.reconciler = Reconciler(
+            jobs=self.kube,
+            registry=self.registry,
+            store=store,
+            settings=self.settings,
+            config=self.config,
+            metrics=self.metrics,
+            clock=utcnow,
+        )
+        self.metrics.serve(self.config.metrics_port)
+
+    def stop(self) -> None:
+        if self.registry is not None:
+            self.registry.close()
+
+    # -- AnomalyModel -------------------------------------------------------------------
+
+    async def reconcile_model(self, body: kopf.Body, patch: kopf.Patch) -> None:
+        assert self.reconciler is not None
+        uid = body["metadata"]["uid"]
+        lock = self._locks.setdefault(uid, asyncio.Lock())
+        async with lock:
+            with self.metrics.reconcile_seconds.labels("AnomalyModel").time():
+                try:
+                    outcome = await asyncio.to_thread(self.reconciler.reconcile, _plain(body))
+                except TRANSIENT as exc:
+                    self.metrics.reconciles.labels("AnomalyModel", "error").inc()
+                    raise kopf.TemporaryError(
+                        f"reconcile failed, retrying: {exc}", delay=RETRY_DELAY_S
+                    ) from exc
+        self.metrics.reconciles.labels("AnomalyModel", "ok").inc()
+        _write_status(patch, body.get("status") or {}, outcome)
+        for event in outcome.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        self._count_ready(uid, cond.is_true(outcome.status, cond.READY))
+
+    def model_deleted(self, body: kopf.Body) -> None:
+        # Registry rows and artifacts are kept on purpose (docs/operator.md):
+        # the versions keep serving and can be adopted by a new AnomalyModel.
+        uid = body["metadata"]["uid"]
+        self._locks.pop(uid, None)
+        self._ready.pop(uid, None)
+        self._count_ready(None, False)
+        log.info(
+            "AnomalyModel deleted; its registry versions and artifacts are kept",
+            extra={"model": body["metadata"]["name"], "namespace": body["metadata"]["namespace"]},
+        )
+
+    def _count_ready(self, uid: str | None, ready: bool) -> None:
+        if uid is not None:
+            self._ready[uid] = ready
+        values = list(self._ready.values())
+        self.metrics.models.labels("true").set(sum(values))
+        self.metrics.models.labels("false").set(len(values) - sum(values))
+
+    # -- ModelRollout ---------------------------------------------------------------------
+
+    async def check_rollout(self, body: kopf.Body, patch: kopf.Patch) -> None:
+        assert self.kube is not None
+        assert self.registry is not None
+        namespace = body["metadata"]["namespace"]
+        kube, registry = self.kube, self.registry
+        try:
+            valid, reason, message = await asyncio.to_thread(
+                check_rollout,
+                dict(body["spec"]),
+                lambda name: kube.get_model(namespace, name),
+                registry,
+            )
+        except TRANSIENT as exc:
+            raise kopf.TemporaryError(
+                f"rollout check failed, retrying: {exc}", delay=RETRY_DELAY_S
+            ) from exc
+        previous = body.get("status") or {}
+        status = rollout_status(
+            valid,
+            reason,
+            message,
+            format_time(utcnow()),
+            dict(previous),
+            body["metadata"].get("generation"),
+        )
+        for key, value in status.items():
+            patch.status[key] = value
+        if not valid:
+            kopf.event(body, type="Warning", reason=reason, message=message)
+        self.metrics.reconciles.labels("ModelRollout", "ok").inc()
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    return {
+        "metadata": dict(body["metadata"]),
+        "spec": dict(body.get("spec") or {}),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+def _write_status(
+    patch: kopf.Patch, previous: MutableMapping[str, Any] | Any, outcome: Outcome
+) -> None:
+    for key, value in outcome.status.items():
+        if previous.get(key) != value:
+            patch.status[key] = value

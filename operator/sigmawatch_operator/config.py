@@ -1,0 +1,46 @@
+"""Operator configuration from `SIGMAWATCH_OPERATOR_*` environment variables.
+
+Registry and artifact-store settings are the shared `SIGMAWATCH_*` ones
+(`sigmawatch.settings.Settings`); these are only what the operator adds.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGMAWATCH_OPERATOR_", extra="ignore")
+
+    training_image: str = Field(
+        default="ghcr.io/sigmawatch/sigmawatch-inference:0.1.0",
+        description="Image of training Jobs (the inference image runs `sigmawatch train-fleet`).",
+    )
+    image_pull_policy: str = Field(default="IfNotPresent", description="Of training pods.")
+    job_service_account: str = Field(
+        default="sigmawatch-training", description="ServiceAccount of training pods."
+    )
+    database_secret: str = Field(
+        default="sigmawatch-database",
+        description="Secret whose `url` key is the registry's PostgreSQL URL, for training pods.",
+    )
+    s3_secret: str | None = Field(
+        default="sigmawatch-s3",
+        description="Secret with `access-key-id` / `secret-access-key` for training pods; "
+        "empty to use the pod's own identity.",
+    )
+    config_map: str = Field(
+        default="sigmawatch-config",
+        description="ConfigMap passed to training pods with envFrom (artifact URL, S3 endpoint).",
+    )
+    reconcile_interval_s: float = Field(
+        default=15.0, gt=0, description="How often each model is reconciled besides on changes."
+    )
+    job_ttl_s: int = Field(
+        default=7 * 86_400, ge=0, description="Finished training Jobs are deleted after this."
+    )
+    metrics_port: int = Field(default=9090, ge=0, description="Prometheus /metrics; 0 disables.")
+    peering_lifetime_s: int = Field(
+        default=60, ge=5, description="How long a silent peer counts as alive (HA takeover time)."
+    )

@@ -56,18 +56,27 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _as_flat_array(
-    raw: Sequence[Any] | npt.NDArray[Any], field: str, accept: tuple[type, ...], code: ErrorCode
+_TYPE_MESSAGES = {
+    ErrorCode.INVALID_TIMESTAMP: "timestamps must be integer Unix seconds",
+    ErrorCode.INVALID_VALUE: "values must be numbers",
+}
+
+
+def _flat_array(
+    raw: Sequence[Any] | npt.NDArray[Any],
+    field: str,
+    accept: tuple[type, ...],
+    code: ErrorCode,
+    dtype: type[np.generic],
 ) -> npt.NDArray[Any]:
-    """A 1-D array of `raw`, refusing elements whose JSON type is wrong.
+    """`raw` as a 1-D array of `dtype`, refusing elements whose JSON type is wrong.
 
     numpy would silently turn `true` into 1 and "7" into a string array, so
-    lists are type-checked first: `set(map(type, ...))` runs at C speed,
-    and only a list with a stray type is walked to name its index.
+    lists are type-checked first: `set(map(type, ...))` runs at C speed, and
+    only a list with a stray type is walked to name the offending index.
     """
     if isinstance(raw, list):
-        types = set(map(type, raw))
-        if not types <= set(accept):
+        if not set(map(type, raw)) <= set(accept):
             for index, item in enumerate(raw):
                 if type(item) not in accept:
                     if isinstance(item, list):
@@ -75,19 +84,28 @@ def _as_flat_array(
                     shown = item if isinstance(item, int | float | str | None) else str(item)
                     raise SigmawatchError(code, _TYPE_MESSAGES[code], index=index, value=shown)
             raise SigmawatchError(ErrorCode.INVALID_REQUEST, f"{field} must be a flat list")
-    try:
-        array = np.asarray(raw)
-    except (ValueError, TypeError):
-        array = None
-    if array is None or array.ndim != 1:
+        try:
+            return np.asarray(raw, dtype=dtype)
+        except OverflowError:
+            index = next(i for i, item in enumerate(raw) if _overflows(item, dtype))
+            raise SigmawatchError(
+                code, f"{field} must fit in {np.dtype(dtype).name}", index=index
+            ) from None
+    array = np.asarray(raw)
+    if array.ndim != 1:
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, f"{field} must be a flat list")
-    return array
+    kinds = "iu" if np.issubdtype(dtype, np.integer) else "iuf"
+    if array.size and array.dtype.kind not in kinds:
+        raise SigmawatchError(code, _TYPE_MESSAGES[code], dtype=str(array.dtype))
+    return array.astype(dtype, copy=False)
 
 
-_TYPE_MESSAGES = {
-    ErrorCode.INVALID_TIMESTAMP: "timestamps must be integer Unix seconds",
-    ErrorCode.INVALID_VALUE: "values must be numbers",
-}
+def _overflows(item: int | float, dtype: type[np.generic]) -> bool:
+    try:
+        np.asarray(item, dtype=dtype)
+    except OverflowError:
+        return True
+    return False
 
 
 def to_timestamps(raw: Sequence[Any] | npt.NDArray[Any]) -> IntArray:
@@ -96,27 +114,12 @@ def to_timestamps(raw: Sequence[Any] | npt.NDArray[Any]) -> IntArray:
     Only integers are Unix timestamps here: floats, strings, booleans and
     nulls are rejected rather than guessed at.
     """
-    array = _as_flat_array(raw, "timestamps", (int,), ErrorCode.INVALID_TIMESTAMP)
-    if array.size == 0:
-        return np.empty(0, dtype=np.int64)
-    if array.dtype.kind == "i":
-        return array.astype(np.int64, copy=False)
-    if array.dtype.kind in "uO":  # Python ints beyond int64
-        big = np.flatnonzero([not -(2**63) <= int(x) < 2**63 for x in array.tolist()])
-        raise SigmawatchError(
-            ErrorCode.INVALID_TIMESTAMP,
-            "timestamps must fit in a signed 64-bit integer",
-            index=int(big[0]) if big.size else 0,
-        )
-    raise SigmawatchError(ErrorCode.INVALID_TIMESTAMP, _TYPE_MESSAGES[ErrorCode.INVALID_TIMESTAMP])
+    return _flat_array(raw, "timestamps", (int,), ErrorCode.INVALID_TIMESTAMP, np.int64)
 
 
 def to_values(raw: Sequence[Any] | npt.NDArray[Any]) -> FloatArray:
     """A JSON list (or array) of numbers as float64, or INVALID_VALUE."""
-    array = _as_flat_array(raw, "values", (int, float), ErrorCode.INVALID_VALUE)
-    if array.dtype.kind in "fiu" or array.size == 0:
-        return array.astype(np.float64, copy=False)
-    raise SigmawatchError(ErrorCode.INVALID_VALUE, _TYPE_MESSAGES[ErrorCode.INVALID_VALUE])
+    return _flat_array(raw, "values", (int, float), ErrorCode.INVALID_VALUE, np.float64)
 
 
 def check_timestamps(timestamps: IntArray, *, strictly_increasing: bool) -> None:

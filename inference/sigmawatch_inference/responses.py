@@ -1,8 +1,8 @@
 """Request bodies in, JSON out: orjson straight to and from numpy.
 
 Bodies are read raw and parsed with orjson rather than through pydantic
-models: for a 10,000-point batch that is ~1.6 ms instead of ~9 ms (see
-docs/performance.md). The pydantic models in `schemas.py` still document
+models, several times faster for large batches (docs/performance.md and
+docs/decisions/0004). The pydantic models in `schemas.py` still document
 every body in OpenAPI.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import MutableMapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,7 +106,7 @@ class OperatorApp:
                         f"reconcile failed, retrying: {exc}", delay=RETRY_DELAY_S
                     ) from exc
         self.metrics.reconciles.labels("AnomalyModel", "ok").inc()
-        _write_status(patch, body.get("status") or {}, outcome)
+        _write_status(patch, dict(body.get("status") or {}), outcome)
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         self._count_ready(uid, cond.is_true(outcome.status, cond.READY))
@@ -172,9 +172,26 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
     }
 
 
-def _write_status(
-    patch: kopf.Patch, previous: MutableMapping[str, Any] | Any, outcome: Outcome
-) -> None:
-    for key, value in outcome.status.items():
-        if previous.get(key) != value:
-            patch.status[key] = value
+def _write_status(patch: kopf.Patch, previous: Mapping[str, Any], outcome: Outcome) -> None:
+    for key, value in merge_patch(previous, outcome.status).items():
+        patch.status[key] = value
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) turning `old` into `new`.
+
+    Merge patches merge nested objects, so a key dropped from a nested
+    object must be sent as null, or the stale value would survive.
+    """
+    patch: dict[str, Any] = {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(before, Mapping) and isinstance(value, Mapping):
+            nested = merge_patch(before, value)
+            if nested:
+                patch[key] = nested
+        elif before != value or key not in old:
+            patch[key] = value
+    return patch

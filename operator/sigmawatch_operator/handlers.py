@@ -22,6 +22,12 @@ def register(registry: kopf.OperatorRegistry, app: OperatorApp) -> None:
         app.configure(settings)
         app.start()
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # The same credentials as the Kubernetes client (in-cluster or KUBECONFIG).
+        info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
+        return info
+
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
         app.stop()

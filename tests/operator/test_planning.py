@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.conditions import condition, merge_conditions
 from sigmawatch_operator.jobs import JobState
 from sigmawatch_operator.model_spec import parse_spec
@@ -75,3 +76,13 @@ def test_condition_transition_times_move_only_on_flips() -> None:
     assert same[0]["reason"] == "Training"
     assert flipped[0]["lastTransitionTime"] == "t3"
     assert flipped[0]["observedGeneration"] == 2
+
+
+def test_status_patches_null_what_was_dropped() -> None:
+    old = {"lastJob": {"name": "j1", "finishedAt": "t", "message": "done"}, "gone": 1, "same": 2}
+    new = {"lastJob": {"name": "j2", "phase": "Running"}, "same": 2}
+    assert merge_patch(old, new) == {
+        "gone": None,
+        "lastJob": {"name": "j2", "phase": "Running", "finishedAt": None, "message": None},
+    }
+    assert merge_patch(new, new) == {}

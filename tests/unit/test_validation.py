@@ -185,3 +185,9 @@ def test_far_timestamps_warn_without_failing() -> None:
         settings=SETTINGS,
     )
     assert {w["code"] for w in old} == {"TIMESTAMP_FAR_IN_PAST", "TIMESTAMP_OUTSIDE_TRAINING_RANGE"}
+
+
+def test_numbers_too_big_for_their_type_name_their_index() -> None:
+    code, details = code_of(lambda: to_values([1.0, 10**400]))
+    assert code is ErrorCode.INVALID_VALUE
+    assert details["index"] == 1

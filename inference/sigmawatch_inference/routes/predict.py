@@ -30,6 +30,19 @@ from sigmawatch_inference.schemas import (
 )
 from sigmawatch_inference.services import Services
 
+SINGLE_PREDICT_PARAMETERS: dict[str, Any] = {
+    "parameters": [
+        {"name": "series_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "version",
+            "in": "query",
+            "required": False,
+            "description": "e.g. v3; production when absent",
+            "schema": {"type": "string"},
+        },
+    ]
+}
+
 # (series_id, version or None for production, timestamps, values)
 type ParsedItem = tuple[str, int | None, IntArray, FloatArray]
 
@@ -50,11 +63,14 @@ def build(services: Services) -> APIRouter:
         "/v1/series/{series_id}/predict",
         response_model=PredictResponse,
         responses=ERRORS,
-        openapi_extra=body_doc(PredictRequest),
+        openapi_extra=body_doc(PredictRequest) | SINGLE_PREDICT_PARAMETERS,
         summary="Is this point anomalous?",
     )
-    async def predict(series_id: str, request: Request, version: str | None = None) -> Any:
-        validate_series_id(series_id)
+    async def predict(request: Request) -> Any:
+        # Parameters are read by hand (and documented above): FastAPI's
+        # parameter solving costs a fifth of this route's time.
+        series_id = validate_series_id(request.path_params["series_id"])
+        version = request.query_params.get("version")
         number = parse_version(version) if version is not None else None
         body = await read_json_object(request)
         timestamps = to_timestamps([require_field(body, "timestamp")])

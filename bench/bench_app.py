@@ -1,0 +1,67 @@
+"""The real service plus two do-nothing routes, served exactly like `sigmawatch serve`.
+
+Both return `{}` through the same middleware, router and response class as
+the predict routes:
+- `POST /bench/empty` declares no parameters: the floor of the stack;
+- `POST /bench/params/{series_id}` declares the single-point predict's
+  parameters (path `series_id`, optional query `version`): params minus
+  empty is what FastAPI's parameter handling costs, predict minus params
+  is the predict handler's own work.
+
+Run as a script; it only ever binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+
+from sigmawatch.logs import configure_logging
+from sigmawatch.settings import load_settings
+from sigmawatch_inference.app import create_app
+from sigmawatch_inference.responses import OrjsonResponse
+
+EMPTY_PATH = "/bench/empty"
+PARAMS_PATH = "/bench/params/{series_id}"
+
+
+def create_bench_app() -> FastAPI:
+    app = create_app(load_settings())
+
+    async def empty() -> OrjsonResponse:
+        return OrjsonResponse({})
+
+    # Same signature as routes/predict.py's `predict`; the body is not read.
+    async def params(series_id: str, request: Request, version: str | None = None) -> Any:
+        return OrjsonResponse({})
+
+    # Added after create_app: the middleware stack is built on the first
+    # request, so these routes sit behind BodyLimit and RequestMetrics too.
+    app.add_api_route(EMPTY_PATH, empty, methods=["POST"], include_in_schema=False)
+    app.add_api_route(PARAMS_PATH, params, methods=["POST"], include_in_schema=False)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    configure_logging(load_settings().log_level)
+    # The options of sigmawatch_inference.cli.serve (one worker), access log off.
+    uvicorn.run(
+        create_bench_app(),
+        host="127.0.0.1",
+        port=args.port,
+        access_log=False,
+        log_config=None,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""The operator against a real API server (MOD-1, MOD-4, REG-6, OPS-1): scenarios a user runs.
+
+One operator process serves the module; each test gets its own namespace
+set up as an installation would be. Training pods run this checkout's
+`sigmawatch train-fleet` through the fake kubelet, against the same
+registry database and artifact folder as the operator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.kube import Cluster, KubectlError
+from support.operator import OperatorProcess, condition, get_json, wait_for_status
+from support.plant import Plant, model
+
+pytestmark = pytest.mark.usefixtures("kubelet")
+
+
+@pytest.fixture(scope="module")
+def operator(plant: Plant, artifacts_dir: Path) -> Iterator[OperatorProcess]:
+    process = plant.start_operator("operator", artifacts_dir / "logs")
+    yield process
+    process.stop()
+
+
+def ready(obj: dict[str, Any]) -> bool:
+    return condition(obj, "Ready").get("status") == "True" and not _training(obj)
+
+
+def _training(obj: dict[str, Any]) -> bool:
+    return condition(obj, "Training").get("status") == "True"
+
+
+def settled(obj: dict[str, Any]) -> bool:
+    """The last Job is recorded and none is running."""
+    last = (obj.get("status") or {}).get("lastJob") or {}
+    return bool(last.get("finishedAt")) and not _training(obj)
+
+
+def wait_model(
+    plant: Plant, ns: str, name: str, check: Any, what: str, timeout: float = 90
+) -> dict[str, Any]:
+    return wait_for_status(
+        plant.cluster.kubectl, "anomalymodel", name, ns, check, timeout=timeout, what=what
+    )
+
+
+def single(plant: Plant, series: str, **spec: Any) -> dict[str, Any]:
+    return {"series": {"id": series}, "source": {"uri": plant.source_uri}, **spec}
+
+
+def events(cluster: Cluster, ns: str) -> list[str]:
+    found = get_json(cluster.kubectl, "events", "-n", ns)
+    return [e["reason"] for e in found["items"]]
+
+
+def test_single_series_model_trains_v1_and_reports_ready(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    plant.write_data("pump_1", seed=1)
+    plant.apply(ns, model("pump-1", single(plant, "pump_1")))
+    obj = wait_model(plant, ns, "pump-1", lambda o: ready(o) and settled(o), "pump-1 ready")
+    status = obj["status"]
+    assert status["productionVersion"] == "v1"
+    assert status["latestVersion"] == "v1"
+    assert (status["seriesCovered"], status["seriesTrained"], status["seriesFailed"]) == (1, 1, 0)
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    assert status["lastJob"]["phase"] == "Succeeded"
+    assert condition(obj, "Degraded")["status"] == "False"
+    assert plant.registry.get_production("pump_1").name == "v1"
+    jobs = plant.jobs(ns, "pump-1")
+    assert len(jobs) == 1
+    owner = jobs[0]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"]) == (
+        "AnomalyModel",
+        "pump-1",
+        obj["metadata"]["uid"],
+    )
+    assert {"TrainingStarted", "TrainingSucceeded"} <= set(events(plant.cluster, ns))
+    printed = plant.cluster.kubectl("get", "am", "pump-1", "-n", ns).stdout
+    assert "pump_1" in printed
+    assert "v1" in printed
+    assert "True" in printed
+
+
+def test_new_data_with_a_retrain_request_makes_v2(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    plant.write_data("pump_2", seed=2)
+    plant.apply(ns, model("pump-2", single(plant, "pump_2")))
+    wait_model(plant, ns, "pump-2", lambda o: ready(o) and settled(o), "v1")
+    plant.write_data("pump_2", seed=22)  # new data landed
+    plant.apply(ns, model("pump-2", single(plant, "pump_2", retrain={"nonce": "after-new-data"})))
+    obj = wait_model(
+        plant,
+        ns,
+        "pump-2",
+        lambda o: (o.get("status") or {}).get("productionVersion") == "v2" and settled(o),
+        "v2",
+    )
+    assert len(plant.jobs(ns, "pump-2")) == 2
+    assert [r.name for r in plant.registry.list_versions("pump_2")] == ["v1", "v2"]
+    assert obj["status"]["seriesTrained"] == 1
+
+
+def test_fleet_of_fifty_series_is_one_job_with_counts(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    for i in range(50):
+        plant.write_data(f"fleet_a_{i:02d}", seed=100 + i)
+    spec = {
+        "series": {"selector": {"prefix": "fleet_a_"}},
+        "source": {"uri": plant.source_uri},
+        "job": {"seriesPerPod": 25, "parallelism": 2},
+    }
+    plant.apply(ns, model("fleet-a", spec))
+    obj = wait_model(
+        plant, ns, "fleet-a", lambda o: ready(o) and settled(o), "fleet trained", timeout=180
+    )
+    status = obj["status"]
+    assert (status["seriesCovered"], status["seriesTrained"], status["seriesFailed"]) == (50, 50, 0)
+    assert "productionVersion" not in status or status["productionVersion"] is None
+    assert status["seriesDescription"] == "prefix fleet_a_"
+    jobs = plant.jobs(ns, "fleet-a")
+    assert len(jobs) == 1
+    assert (jobs[0]["spec"]["completions"], jobs[0]["spec"]["parallelism"]) == (2, 2)
+    for i in (0, 17, 49):
+        assert plant.registry.get_production(f"fleet_a_{i:02d}").name == "v1"
+    # A summary, never a per-series list: status stays small however big the fleet.
+    assert not any(isinstance(value, list) and len(value) >= 50 for value in status.values())
+    assert len(json.dumps(status)) < 4_000
+
+
+def test_bad_data_degrades_with_the_code_and_the_old_version_keeps_serving(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    plant.write_data("pump_3", seed=3)
+    plant.apply(ns, model("pump-3", single(plant, "pump_3")))
+    wait_model(plant, ns, "pump-3", lambda o: ready(o) and settled(o), "v1")
+    plant.write_data("pump_3", constant=True)
+    plant.apply(ns, model("pump-3", single(plant, "pump_3", retrain={"nonce": "bad"})))
+    obj = wait_model(
+        plant,
+        ns,
+        "pump-3",
+        lambda o: condition(o, "Degraded").get("status") == "True" and settled(o),
+        "Degraded after the bad run",
+    )
+    degraded = condition(obj, "Degraded")
+    assert degraded["reason"] == "CONSTANT_SERIES"
+    status = obj["status"]
+    assert status["lastJob"]["phase"] == "Failed"
+    assert status["lastError"]["series_id"] == "pump_3"
+    assert status["seriesFailed"] == 1
+    assert condition(obj, "Ready")["status"] == "True"  # v1 still serves
+    assert status["productionVersion"] == "v1"
+    assert plant.registry.get_production("pump_3").name == "v1"
+    assert "TrainingFailed" in events(plant.cluster, ns)
+    # Not retried in a loop: the failed inputs stay recorded, no new Job appears.
+    assert len(plant.jobs(ns, "pump-3")) == 2
+
+
+def test_missing_data_is_reported_per_series(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    plant.write_data("list_ok", seed=4)
+    spec = {"series": {"ids": ["list_ok", "list_missing"]}, "source": {"uri": plant.source_uri}}
+    plant.apply(ns, model("listed", spec))
+    obj = wait_model(plant, ns, "listed", settled, "listed run recorded")
+    status = obj["status"]
+    assert (status["seriesCovered"], status["seriesTrained"], status["seriesFailed"]) == (2, 1, 1)
+    assert condition(obj, "Degraded")["reason"] == "DATA_NOT_FOUND"
+    assert status["lastError"]["series_id"] == "list_missing"
+    assert condition(obj, "Ready")["status"] == "True"
+
+
+def test_pinning_an_older_version_moves_production(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    plant.write_data("pump_4", seed=5)
+    plant.apply(ns, model("pump-4", single(plant, "pump_4")))
+    wait_model(plant, ns, "pump-4", lambda o: ready(o) and settled(o), "v1")
+    plant.write_data("pump_4", seed=6)
+    plant.apply(ns, model("pump-4", single(plant, "pump_4", retrain={"nonce": "2"})))
+    wait_model(
+        plant,
+        ns,
+        "pump-4",
+        lambda o: o["status"].get("productionVersion") == "v2" and settled(o),
+        "v2",
+    )
+    plant.apply(
+        ns,
+        model(
+            "pump-4",
+            single(plant, "pump_4", retrain={"nonce": "2"}, production={"pinnedVersion": "v1"}),
+        ),
+    )
+    obj = wait_model(
+        plant, ns, "pump-4", lambda o: o["status"].get("productionVersion") == "v1", "pinned v1"
+    )
+    assert plant.registry.get_production("pump_4").name == "v1"
+    assert "ProductionPinned" in events(plant.cluster, ns)
+    # A new version trained while pinned does not take production.
+    plant.write_data("pump_4", seed=7)
+    plant.apply(
+        ns,
+        model(
+            "pump-4",
+            single(plant, "pump_4", retrain={"nonce": "3"}, production={"pinnedVersion": "v1"}),
+        ),
+    )
+    obj = wait_model(
+        plant,
+        ns,
+        "pump-4",
+        lambda o: o["status"].get("latestVersion") == "v3" and settled(o),
+        "v3 trained",
+    )
+    assert obj["status"]["productionVersion"] == "v1"
+    # A pin to a version that does not exist degrades and leaves production alone.
+    plant.apply(
+        ns,
+        model(
+            "pump-4",
+            single(plant, "pump_4", retrain={"nonce": "3"}, production={"pinnedVersion": "v9"}),
+        ),
+    )
+    obj = wait_model(
+        plant,
+        ns,
+        "pump-4",
+        lambda o: condition(o, "Degraded").get("reason") == "INVALID_VERSION",
+        "bad pin",
+    )
+    assert plant.registry.get_production("pump_4").name == "v1"
+
+
+def test_twelve_retrains_archive_two_versions(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    for run in range(12):
+        plant.write_data("pump_5", seed=500 + run)
+        plant.apply(ns, model("pump-5", single(plant, "pump_5", retrain={"nonce": str(run)})))
+        wait_model(
+            plant,
+            ns,
+            "pump-5",
+            lambda o, v=f"v{run + 1}": o["status"].get("latestVersion") == v and settled(o),
+            f"v{run + 1}",
+            timeout=60,
+        )
+    statuses = {r.name: r.status for r in plant.registry.list_versions("pump_5")}
+    assert [v for v, s in statuses.items() if s == "archived"] == ["v1", "v2"]
+    assert sum(s == "active" for s in statuses.values()) == 10
+    assert plant.registry.get_production("pump_5").name == "v12"
+
+
+def test_invalid_resources_are_rejected_by_the_api_server(
+    plant: Plant, models_namespace: str
+) -> None:
+    cases: dict[str, dict[str, Any]] = {
+        "exactly one of series.id, series.ids, series.selector": {
+            "series": {"id": "a", "ids": ["b"]},
+            "source": {"dataset": {}},
+        },
+        "must contain {series_id}": {
+            "series": {"ids": ["a", "b"]},
+            "source": {"uri": "s3://bucket/one-file.npy"},
+        },
+        "pinnedVersion needs a single-series model": {
+            "series": {"selector": {"prefix": "x"}},
+            "source": {"dataset": {}},
+            "production": {"pinnedVersion": "v1"},
+        },
+        "spec.series.id: Invalid value": {"series": {"id": "bad-id"}, "source": {"dataset": {}}},
+        'Unsupported value: "lstm"': {
+            "series": {"id": "a"},
+            "source": {"dataset": {}},
+            "detector": {"kind": "lstm"},
+        },
+        "spec.window.points: Invalid value": {
+            "series": {"id": "a"},
+            "source": {"dataset": {}},
+            "window": {"points": 5},
+        },
+        "spec.source: Required value": {"series": {"id": "a"}},
+    }
+    for message, spec in cases.items():
+        with pytest.raises(KubectlError) as rejected:
+            plant.apply(models_namespace, model("bad", spec))
+        assert message in rejected.value.stderr, rejected.value.stderr
+
+
+def test_model_rollouts_are_validated_but_not_acted_on(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    plant.write_data("pump_6", seed=8)
+    plant.apply(ns, model("pump-6", single(plant, "pump_6")))
+    wait_model(plant, ns, "pump-6", lambda o: ready(o) and settled(o), "v1")
+    rollout: dict[str, Any] = {
+        "apiVersion": "sigmawatch.dev/v1alpha1",
+        "kind": "ModelRollout",
+        "metadata": {"name": "pump-6-shadow"},
+        "spec": {"modelRef": {"name": "pump-6"}, "candidateVersion": "v1", "strategy": "shadow"},
+    }
+    plant.apply(ns, rollout)
+    obj = wait_for_status(
+        plant.cluster.kubectl,
+        "modelrollout",
+        "pump-6-shadow",
+        ns,
+        lambda o: bool(condition(o, "Accepted")),
+        what="rollout checked",
+    )
+    assert condition(obj, "Accepted")["status"] == "True"
+    assert condition(obj, "Progressing")["reason"] == "NotImplemented"
+    rollout["metadata"]["name"] = "pump-6-missing"
+    rollout["spec"]["candidateVersion"] = "v7"
+    plant.apply(ns, rollout)
+    obj = wait_for_status(
+        plant.cluster.kubectl,
+        "modelrollout",
+        "pump-6-missing",
+        ns,
+        lambda o: bool(condition(o, "Accepted")),
+        what="rollout checked",
+    )
+    assert condition(obj, "Accepted")["reason"] == "INVALID_VERSION"
+    assert obj["status"]["phase"] == "Invalid"
+
+
+def test_deleting_a_model_keeps_its_versions(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    plant.write_data("pump_7", seed=9)
+    plant.apply(ns, model("pump-7", single(plant, "pump_7")))
+    wait_model(plant, ns, "pump-7", lambda o: ready(o) and settled(o), "v1")
+    plant.cluster.kubectl(
+        "delete", "anomalymodel", "pump-7", "-n", ns, "--wait=true", "--timeout=30s"
+    )
+    assert plant.registry.get_production("pump_7").name == "v1"
+
+
+def test_operator_metrics(plant: Plant, operator: OperatorProcess) -> None:
+    text = operator.metrics()
+    assert "sigmawatch_operator_reconciles_total" in text
+    assert "sigmawatch_operator_training_jobs_created_total" in text
+    assert 'sigmawatch_operator_models{ready="true"}' in text

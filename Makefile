@@ -33,7 +33,7 @@ testbin:
 	tools/testbin/build.sh
 
 browser:
-	tools/ensure-chromium.sh
+	tools/ensure-debian-package.sh chromium chromium "the browser tests"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -52,6 +52,7 @@ test: $(STAMP) browser testbin lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	tools/ensure-debian-package.sh wrk wrk "the HTTP benchmarks"
 	$(PY) bench/run_all.py
 
 e2e:

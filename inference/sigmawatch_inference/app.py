@@ -11,7 +11,9 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import sigmawatch
@@ -67,11 +69,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version=sigmawatch.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: /docs must work offline
+        redoc_url=None,
     )
     app.state.services = services
     for module in (train, predict, versions, plot, health):
         app.include_router(module.build(services))
+    app.mount(
+        "/static/docs", StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets"
+    )
     app.mount("/static", StaticFiles(packages=[("sigmawatch_inference", "static")]), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Sigmawatch API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
     errors.install(app, services.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=services.metrics, timed_routes=PREDICT_ROUTES)

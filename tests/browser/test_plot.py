@@ -112,3 +112,17 @@ def test_plot_of_an_unknown_series_is_a_clear_error(
     response = httpx.get(f"{service.url}/plot", params={"series_id": "nobody"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "MODEL_NOT_FOUND"
+
+
+def test_api_docs_render_offline(browser: Any, plotted: tuple[Service, dict[str, Any]]) -> None:
+    service, _ = plotted
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{service.url}/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/v1/series/{series_id}/predict" in p for p in paths)
+    assert any("/v1/predict" in p for p in paths)
+    assert all(url.startswith(service.url) for url in requested), requested
+    page.close()

@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test check lint format unit testbin browser bench e2e clean
+.PHONY: help run test lint format unit testbin browser promtool bench e2e clean
 
 help:
 	@echo "make run     serve the API on embedded defaults (http://127.0.0.1:8000)"
@@ -33,7 +33,10 @@ testbin:
 	tools/testbin/build.sh
 
 browser:
-	tools/ensure-debian-package.sh chromium chromium "the browser tests"
+	tools/ensure-debian-package.sh "chromium|google-chrome" chromium "the browser tests"
+
+promtool:
+	tools/ensure-debian-package.sh promtool prometheus "the alert-rule tests"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -48,7 +51,7 @@ format: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: $(STAMP) browser testbin lint
+test: $(STAMP) browser promtool testbin lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

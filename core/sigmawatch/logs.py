@@ -11,6 +11,9 @@ import orjson
 
 # Attributes every LogRecord has; anything else was passed with `extra=`.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# Extras libraries attach that only repeat configuration: kopf's whole
+# settings object on every line, uvicorn's ANSI-coloured copy of the message.
+_NOISE = {"settings", "k8s_skip", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,7 +24,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        entry.update(
+            {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k not in _NOISE}
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

@@ -1,4 +1,4 @@
-"""`python -m sigmawatch_operator`: run the operator cluster-wide.
+"""`python -m sigmawatch_operator`: run the operator (one namespace, or all).
 
 Settings come from SIGMAWATCH_* (registry, artifacts) and
 SIGMAWATCH_OPERATOR_* (Jobs, metrics, peering) environment variables.
@@ -26,14 +26,19 @@ def main() -> None:
     parser.add_argument(
         "--liveness", default="http://0.0.0.0:8080/healthz", help="kopf liveness endpoint"
     )
-    parser.add_argument("--namespace", action="append", help="watch only these namespaces")
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        help="watch only this namespace (repeatable); default: every namespace",
+    )
     args = parser.parse_args()
     settings = load_settings()
     configure_logging(settings.log_level)
     logging.getLogger("kopf").setLevel(max(logging.getLogger().level, logging.INFO))
     load_config()
     registry = kopf.OperatorRegistry()
-    register(registry, OperatorApp(settings, OperatorConfig()))
+    app = OperatorApp(settings, OperatorConfig(), namespaced=bool(args.namespace))
+    register(registry, app)
     kopf.run(
         registry=registry,
         clusterwide=not args.namespace,

@@ -38,9 +38,14 @@ def utcnow() -> datetime:
 
 
 class OperatorApp:
-    def __init__(self, settings: Settings, config: OperatorConfig) -> None:
+    def __init__(
+        self, settings: Settings, config: OperatorConfig, *, namespaced: bool = False
+    ) -> None:
         self.settings = settings
         self.config = config
+        # Restricted to namespaces, it needs no cluster-wide grant at all: the
+        # resources are discovered once at start instead of watching CRDs.
+        self.namespaced = namespaced
         self.metrics = OperatorMetrics()
         self.registry: Registry | None = None
         self.reconciler: Reconciler | None = None
@@ -62,7 +67,9 @@ class OperatorApp:
         settings.peering.lifetime = self.config.peering_lifetime_s
         # Equal priorities freeze every replica; distinct random ones elect one.
         settings.peering.priority = random.randint(1, 2**31 - 1)  # noqa: S311 - not security
+        log.info("joining peering", extra={"peering_priority": settings.peering.priority})
         settings.posting.level = logging.INFO
+        settings.scanning.disabled = self.namespaced
 
     def start(self) -> None:
         url = self.settings.database_url or start_embedded(self.settings.data_dir)

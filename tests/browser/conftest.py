@@ -24,7 +24,9 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    # Debian's chromium; CI runner images ship Google Chrome instead.
+    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+    executable = next((path for name in names if (path := shutil.which(name))), None)
     require(executable is not None, "browser", "chromium is not installed (make browser)")
     from playwright.sync_api import sync_playwright
 

@@ -1,16 +1,21 @@
-"""Operator restarts and replicas (AV-1): no duplicate Jobs, one active replica."""
+"""Operator processes as deployed (AV-1): restarts, replicas, namespace scope and RBAC."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from support.operator import condition, wait_for_status
+from support.operator import OperatorProcess, condition, get_json, wait_for_status
 from support.plant import Plant, model
 from support.procs import wait_for
 
 pytestmark = pytest.mark.usefixtures("kubelet")
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fleet(plant: Plant, prefix: str, n: int) -> dict[str, object]:
@@ -21,6 +26,22 @@ def fleet(plant: Plant, prefix: str, n: int) -> dict[str, object]:
         "source": {"uri": plant.source_uri},
         "job": {"seriesPerPod": n, "parallelism": 1},
     }
+
+
+def peering_priority(operator: OperatorProcess) -> int:
+    found: list[int] = []
+
+    def logged() -> bool:
+        found[:] = [int(p) for p in re.findall(r'"peering_priority":(\d+)', operator.log())]
+        return bool(found)
+
+    wait_for(logged, timeout=30, what=f"{operator.process.name}'s peering priority")
+    return found[0]
+
+
+def peer_priorities(plant: Plant) -> set[int]:
+    peering = get_json(plant.cluster.kubectl, "clusterkopfpeering", "sigmawatch")
+    return {int(peer["priority"]) for peer in (peering.get("status") or {}).values()}
 
 
 def recorded(obj: dict[str, object]) -> bool:
@@ -72,14 +93,16 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
         plant.start_operator(f"operator-replica-{i}", artifacts_dir / "logs") for i in (1, 2)
     ]
     try:
-        wait_for(
-            lambda: sum("Pausing operations" in r.log() for r in replicas) == 1,
-            timeout=30,
-            what="one replica to pause",
-        )
-        active = next(r for r in replicas if "Pausing operations" not in r.log())
+        # The highest peering priority acts (decision 0007); each replica logs its own.
+        priorities = [peering_priority(r) for r in replicas]
+        active = replicas[priorities.index(max(priorities))]
         standby = next(r for r in replicas if r is not active)
-
+        # Both replicas registered in the peering: from now on only the active one acts.
+        wait_for(
+            lambda: set(priorities) <= peer_priorities(plant),
+            timeout=30,
+            what="both replicas in the peering",
+        )
         plant.write_data("ha_one", seed=1)
         plant.apply(
             ns, model("ha-one", {"series": {"id": "ha_one"}, "source": {"uri": plant.source_uri}})
@@ -112,3 +135,48 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_a_namespaced_operator_works_with_the_manifests_role_alone(
+    plant: Plant, models_namespace: str, artifacts_dir: Path
+) -> None:
+    ns = models_namespace
+    # The operator's ServiceAccount, Role and RoleBinding exactly as manifests/base has them.
+    for obj in yaml.safe_load_all((ROOT / "manifests/base/operator-rbac.yaml").read_text()):
+        obj["metadata"]["namespace"] = ns
+        for subject in obj.get("subjects", []):
+            subject["namespace"] = ns
+        plant.apply(ns, obj)
+    plant.apply(
+        ns, {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "sigmawatch"}}
+    )
+    kubeconfig = plant.cluster.service_account_kubeconfig(ns, "sigmawatch-operator")
+    other = (
+        plant.cluster.kubectl("create", "namespace", f"{ns}-other").stdout.split("/")[1].split()[0]
+    )
+    plant.prepare_namespace(other)
+
+    operator = plant.start_operator(
+        "operator-namespaced",
+        artifacts_dir / "logs",
+        args=["--namespace", ns],
+        KUBECONFIG=str(kubeconfig),
+    )
+    try:
+        plant.write_data("scoped", seed=3)
+        spec = {"series": {"id": "scoped"}, "source": {"uri": plant.source_uri}}
+        plant.apply(other, model("elsewhere", spec))
+        plant.apply(ns, model("scoped", spec))
+        obj = wait_for_status(
+            plant.cluster.kubectl, "anomalymodel", "scoped", ns, recorded, what="trained"
+        )
+        assert obj["status"]["productionVersion"] == "v1"
+        assert "Forbidden" not in operator.log()
+        # Another namespace's model is not this operator's business.
+        elsewhere = plant.cluster.kubectl(
+            "get", "anomalymodel", "elsewhere", "-n", other, "-o", "json"
+        )
+        assert "status" not in json.loads(elsewhere.stdout)
+    finally:
+        operator.stop()
+        plant.cluster.kubectl("delete", "namespace", other, "--wait=false")

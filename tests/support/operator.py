@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class OperatorProcess:
-    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, env: Mapping[str, str], log_dir: Path, args: Sequence[str] = ()
+    ) -> None:
+        self.log_offset = 0
         self.health_port = free_port()
         self.metrics_port = free_port()
         self.process = ManagedProcess(
@@ -28,6 +31,7 @@ class OperatorProcess:
                 "sigmawatch_operator",
                 "--liveness",
                 f"http://127.0.0.1:{self.health_port}/healthz",
+                *args,
             ],
             clean_env(
                 {
@@ -40,6 +44,9 @@ class OperatorProcess:
         )
 
     def start(self, *, timeout: float = 60.0) -> OperatorProcess:
+        # Log files are appended to across runs; this run's part starts here.
+        path = self.process.log_path
+        self.log_offset = path.stat().st_size if path.exists() else 0
         self.process.start()
         self.process.wait_until(self.alive, timeout=timeout, what=f"{self.process.name} liveness")
         return self
@@ -56,11 +63,13 @@ class OperatorProcess:
         self.process.stop()
 
     def log(self) -> str:
-        return (
-            self.process.log_path.read_text(errors="replace")
-            if self.process.log_path.exists()
-            else ""
-        )
+        """What this process logged (not earlier runs under the same name)."""
+        path = self.process.log_path
+        if not path.exists():
+            return ""
+        with path.open("rb") as handle:
+            handle.seek(self.log_offset)
+            return handle.read().decode(errors="replace")
 
 
 def get_json(kubectl: Callable[..., Any], *args: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,10 @@ class Plant:
             **extra,
         }
 
-    def start_operator(self, name: str, log_dir: Path) -> OperatorProcess:
-        return OperatorProcess(name, self.operator_env(), log_dir).start()
+    def start_operator(
+        self, name: str, log_dir: Path, *, args: Sequence[str] = (), **env: str
+    ) -> OperatorProcess:
+        return OperatorProcess(name, self.operator_env(**env), log_dir, args).start()
 
     def write_data(
         self, series_id: str, *, seed: int = 0, constant: bool = False, n: int = 10_000

@@ -11,7 +11,6 @@ whole service keeps; cases are interleaved and each figure is a median.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import timeit
 from collections import defaultdict
@@ -24,14 +23,12 @@ import orjson
 from bench_server import BenchServer
 from loadgen import (
     Budget,
-    WrkMissingError,
     WrkResult,
-    budget_arguments,
-    budget_from,
+    http_benchmark_main,
     require_wrk,
     run_wrk,
 )
-from report import Row, median, ms, rate, ratio, summary, table
+from report import Row, median, ms, rate, ratio, table
 from sigmawatch.demo import demo_series
 from workspace import Workspace, now_on_grid
 
@@ -170,16 +167,7 @@ def run(budget: Budget) -> list[Row]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    budget_arguments(parser)
-    try:
-        rows = run(budget_from(parser.parse_args()))
-    except WrkMissingError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    print()
-    print(summary(rows))
-    return 0
+    return http_benchmark_main(__doc__.splitlines()[0], run)
 
 
 if __name__ == "__main__":

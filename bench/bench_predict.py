@@ -11,7 +11,6 @@ alike; every figure is the median over the rounds.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -22,14 +21,12 @@ from bench_app import EMPTY_PATH, PARAMS_PATH
 from bench_server import BenchServer
 from loadgen import (
     Budget,
-    WrkMissingError,
     WrkResult,
-    budget_arguments,
-    budget_from,
+    http_benchmark_main,
     require_wrk,
     run_wrk,
 )
-from report import Row, delta_ms, median, ms, rate, ratio, summary, table
+from report import Row, delta_ms, median, ms, rate, ratio, table
 from workspace import Workspace, now_on_grid
 
 NAME = "single predict"
@@ -160,16 +157,7 @@ def run(budget: Budget) -> list[Row]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    budget_arguments(parser)
-    try:
-        rows = run(budget_from(parser.parse_args()))
-    except WrkMissingError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    print()
-    print(summary(rows))
-    return 0
+    return http_benchmark_main(__doc__.splitlines()[0], run)
 
 
 if __name__ == "__main__":

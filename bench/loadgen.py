@@ -7,8 +7,12 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from report import Row, summary
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "post.lua"
 # Far above what 2 cores can serve in a few seconds; post.lua stops a thread
@@ -107,3 +111,17 @@ def budget_from(args: argparse.Namespace) -> Budget:
     if args.duration < 1 or args.rounds < 1:
         raise SystemExit("--duration and --rounds must be at least 1")
     return Budget(duration_s=args.duration, rounds=args.rounds)
+
+
+def http_benchmark_main(description: str, run: Callable[[Budget], Sequence[Row]]) -> int:
+    """Command-line entry of an HTTP benchmark: budget flags, run, summary table."""
+    parser = argparse.ArgumentParser(description=description)
+    budget_arguments(parser)
+    try:
+        rows = run(budget_from(parser.parse_args()))
+    except WrkMissingError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print()
+    print(summary(rows))
+    return 0

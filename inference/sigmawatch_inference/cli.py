@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from sigmawatch.artifacts import open_store
+from sigmawatch.artifacts import store_for
 from sigmawatch.datasets import read_training_file, write_training_file
 from sigmawatch.demo import demo_series
 from sigmawatch.durations import parse_duration
@@ -93,32 +94,34 @@ def _detector(args: argparse.Namespace) -> dict[str, Any]:
     return {"kind": args.detector, "params": params}
 
 
-def train(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    configure_logging(settings.log_level)
+@contextmanager
+def _registry(settings: Settings) -> Iterator[Registry]:
+    """A small, migrated registry connection for one command."""
     registry = Registry(_database_url(settings), min_size=1, max_size=2)
     registry.open()
     try:
         registry.migrate()
-        store = open_store(
-            settings.resolved_artifacts_url,
-            s3_endpoint_url=settings.s3_endpoint_url,
-            s3_region=settings.s3_region,
-        )
-        timestamps, values = read_training_file(Path(args.file))
+        yield registry
+    finally:
+        registry.close()
+
+
+def train(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    timestamps, values = read_training_file(Path(args.file))
+    with _registry(settings) as registry:
         result = train_series(
             args.series,
             timestamps,
             values,
             registry=registry,
-            store=store,
+            store=store_for(settings),
             settings=settings,
             detector=_detector(args),
             promote=not args.no_promote,
             source=args.source,
         )
-    finally:
-        registry.close()
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -133,11 +136,7 @@ def train_fleet(args: argparse.Namespace) -> int:
         **({"retention_versions": args.keep_versions} if args.keep_versions else {})
     )
     configure_logging(settings.log_level)
-    store = open_store(
-        settings.resolved_artifacts_url,
-        s3_endpoint_url=settings.s3_endpoint_url,
-        s3_region=settings.s3_region,
-    )
+    store = store_for(settings)
     source = (
         dataset_source(store)
         if args.dataset
@@ -155,10 +154,7 @@ def train_fleet(args: argparse.Namespace) -> int:
         else int(os.environ.get("JOB_COMPLETION_INDEX", "0"))
     )
     mine = select_shard(series, index, args.shard_count)
-    registry = Registry(_database_url(settings), min_size=1, max_size=2)
-    registry.open()
-    try:
-        registry.migrate()
+    with _registry(settings) as registry:
         result = train_run(
             args.run_id,
             mine,
@@ -170,8 +166,6 @@ def train_fleet(args: argparse.Namespace) -> int:
             promote=not args.no_promote,
             window=Window(args.window_points, parse_duration(args.window) if args.window else None),
         )
-    finally:
-        registry.close()
     _print_json({"run_id": args.run_id, "shard": index, "series": len(mine), **result.to_dict()})
     return EXIT_SERIES_FAILED if result.failed else 0
 

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sigmawatch.artifacts import ArtifactStore, open_store
+from sigmawatch.artifacts import ArtifactStore, store_for
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry, start_embedded
 from sigmawatch.settings import Settings
@@ -77,11 +77,7 @@ class Services:
         self.registry.open()
         applied = self.registry.migrate()
         log.info("registry ready", extra={"migrations_applied": applied})
-        self.store = open_store(
-            settings.resolved_artifacts_url,
-            s3_endpoint_url=settings.s3_endpoint_url,
-            s3_region=settings.s3_region,
-        )
+        self.store = store_for(settings)
         self.store.ping()
         self.cache = ModelCache(
             settings.cache_max_entries, settings.cache_max_bytes, settings.cache_ttl_s

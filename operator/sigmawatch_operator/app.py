@@ -13,7 +13,7 @@ import kopf
 import psycopg
 from kubernetes.client.exceptions import ApiException
 
-from sigmawatch.artifacts import ArtifactStore, open_store
+from sigmawatch.artifacts import store_for
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import Registry, start_embedded
 from sigmawatch.settings import Settings
@@ -76,11 +76,7 @@ class OperatorApp:
         self.registry = Registry(url, min_size=1, max_size=4)
         self.registry.open()
         self.registry.migrate()
-        store: ArtifactStore = open_store(
-            self.settings.resolved_artifacts_url,
-            s3_endpoint_url=self.settings.s3_endpoint_url,
-            s3_region=self.settings.s3_region,
-        )
+        store = store_for(self.settings)
         self.kube = KubeApi()
         self.reconciler = Reconciler(
             jobs=self.kube,

@@ -17,7 +17,7 @@ from sigmawatch.datasets import write_training_file
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.lifecycle import restore_version
 from sigmawatch.registry import CHANNEL, CatalogueQuery, Registry, search
-from sigmawatch.registry.schema import migrate
+from sigmawatch.registry.schema import available, migrate
 from sigmawatch.settings import Settings
 from sigmawatch.training import TrainResult, train_series
 from support.data import series_data
@@ -258,7 +258,8 @@ def test_migrations_run_once_even_when_started_together(database_url: str) -> No
 
     with ThreadPoolExecutor(4) as pool:
         applied = list(pool.map(go, range(4)))
-    assert sorted(len(a) for a in applied) == [0, 0, 0, 1]
+    # One starter applies every migration; the others find nothing left to do.
+    assert sorted(len(a) for a in applied) == [0, 0, 0, len(available())]
 
 
 def test_new_versions_and_rollbacks_are_notified(

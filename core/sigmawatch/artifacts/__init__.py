@@ -14,6 +14,7 @@ from sigmawatch.artifacts.base import (
 )
 from sigmawatch.artifacts.file import FileStore
 from sigmawatch.artifacts.s3 import S3Store
+from sigmawatch.settings import Settings
 
 __all__ = [
     "ArtifactNotFoundError",
@@ -24,6 +25,7 @@ __all__ = [
     "copy_prefix",
     "delete_keys",
     "open_store",
+    "store_for",
 ]
 
 
@@ -38,3 +40,12 @@ def open_store(
             raise ValueError(f"s3 URL needs a bucket: {url!r}")
         return S3Store(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url, region=s3_region)
     raise ValueError(f"unsupported artifacts URL {url!r}: use file:// or s3://")
+
+
+def store_for(settings: Settings) -> ArtifactStore:
+    """The artifact store the settings name (file:// under the data folder by default)."""
+    return open_store(
+        settings.resolved_artifacts_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region=settings.s3_region,
+    )

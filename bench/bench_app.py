@@ -3,10 +3,10 @@
 Both return `{}` through the same middleware, router and response class as
 the predict routes:
 - `POST /bench/empty` declares no parameters: the floor of the stack;
-- `POST /bench/params/{series_id}` declares the single-point predict's
-  parameters (path `series_id`, optional query `version`): params minus
-  empty is what FastAPI's parameter handling costs, predict minus params
-  is the predict handler's own work.
+- `POST /bench/params/{series_id}` declares predict's parameters the
+  FastAPI way (path `series_id`, optional query `version`): params minus
+  empty is what that parameter handling costs. The real predict route reads
+  them from the request itself because of this figure.
 
 Run as a script; it only ever binds 127.0.0.1.
 """
@@ -34,7 +34,7 @@ def create_bench_app() -> FastAPI:
     async def empty() -> OrjsonResponse:
         return OrjsonResponse({})
 
-    # Same signature as routes/predict.py's `predict`; the body is not read.
+    # Predict's parameters as FastAPI would solve them; the body is not read.
     async def params(series_id: str, request: Request, version: str | None = None) -> Any:
         return OrjsonResponse({})
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,8 +49,17 @@ def _database_url(settings: Settings) -> str:
     return settings.database_url or start_embedded(settings.data_dir)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown. Turned into an
+    # exception here, it lets atexit handlers run, and one of them stops the
+    # embedded PostgreSQL; the default action would kill the process first.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
     settings = load_settings(**overrides)

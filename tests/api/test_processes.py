@@ -35,6 +35,10 @@ def test_models_survive_a_restart_on_the_embedded_defaults(
             assert version_served(client, "keep_me") == "v2"
     first.stop()
 
+    # The embedded PostgreSQL stopped with the service (no server left behind).
+    postmaster = Path(env["SIGMAWATCH_DATA_DIR"]) / "postgres" / "postmaster.pid"
+    assert not postmaster.exists()
+
     second = make_service("restart-2", env=env)
     with second.client() as client:
         health = client.get("/healthcheck").json()

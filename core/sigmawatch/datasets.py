@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ def read_training_bytes(data: bytes, name: str) -> tuple[IntArray, FloatArray]:
                 return np.asarray(archive["timestamps"]), np.asarray(archive["values"])
     except SigmawatchError:
         raise
-    except (ValueError, KeyError, UnicodeDecodeError, OSError) as exc:
+    # A truncated or corrupt file is bad data for that series, never a crash.
+    except (ValueError, KeyError, UnicodeDecodeError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise _bad(name, str(exc)) from None
     raise _bad(name, "use a .csv, .npy or .npz file")
 

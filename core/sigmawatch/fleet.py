@@ -15,6 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from sigmawatch.artifacts import ArtifactNotFoundError, ArtifactStore, StorageUnavailableError
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry
@@ -92,6 +95,11 @@ def train_run(
             raise  # infrastructure, not data: the Job retries the pod
         except SigmawatchError as exc:
             failure = exc
+        except (psycopg.OperationalError, PoolTimeout):
+            raise  # the registry, not the series: the Job retries the pod
+        except Exception as exc:  # one series' surprise must not stop the shard
+            log.exception("series failed unexpectedly", extra={"series_id": series_id})
+            failure = SigmawatchError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         else:
             outcome = "created" if result.created else "existing"
             record_result(registry, run_id, series_id, outcome, version=result.record.version)

@@ -52,18 +52,25 @@ class Source:
         return sorted(found)
 
 
-def uri_source(template: str, *, s3_endpoint_url: str | None, s3_region: str) -> Source:
-    # The store is rooted at the folder that holds the placeholder (or the file).
+def split_source_uri(template: str) -> tuple[str, str]:
+    """(store URL, key template): the store is rooted at the folder holding the
+    placeholder (or the file). Pure, so a spec can be checked without I/O."""
     head = template[: template.index(PLACEHOLDER)] if PLACEHOLDER in template else template
     base, _, _ = head.rpartition("/")
-    if urlparse(base).scheme not in {"s3", "file"} or not base.partition("://")[2]:
+    parsed = urlparse(base)
+    if parsed.scheme not in {"s3", "file"} or not (parsed.netloc or parsed.path.strip("/")):
         raise SigmawatchError(
             ErrorCode.INVALID_REQUEST,
-            "source URI must be s3://bucket/... or file:///...",
+            "source URI must be s3://bucket/path/... or file:///folder/...",
             uri=template,
         )
+    return base, template[len(base) + 1 :]
+
+
+def uri_source(template: str, *, s3_endpoint_url: str | None, s3_region: str) -> Source:
+    base, key_template = split_source_uri(template)
     store = open_store(base, s3_endpoint_url=s3_endpoint_url, s3_region=s3_region)
-    return Source(store, template[len(base) + 1 :])
+    return Source(store, key_template)
 
 
 def dataset_source(store: ArtifactStore) -> Source:

@@ -14,6 +14,7 @@ import numpy as np
 from sigmawatch.validation import FloatArray, IntArray
 
 QUANTILES = (1, 5, 25, 50, 75, 95, 99)
+STAT_KEYS = ("n_points", "mean", "std", "min", "max", *(f"p{q}" for q in QUANTILES))
 
 
 def training_stats(values: FloatArray) -> dict[str, Any]:
@@ -36,3 +37,12 @@ def data_hash(timestamps: IntArray, values: FloatArray) -> str:
     digest.update(np.ascontiguousarray(timestamps, dtype="<i8").data)
     digest.update(np.ascontiguousarray(values, dtype="<f8").data)
     return digest.hexdigest()
+
+
+def stats_from_json(raw: dict[str, Any]) -> dict[str, Any]:
+    """Stored statistics in their usual order, numbers as floats again.
+
+    jsonb keeps neither key order nor the float-ness of integral numbers.
+    """
+    known = {k: int(raw[k]) if k == "n_points" else float(raw[k]) for k in STAT_KEYS if k in raw}
+    return known | {k: v for k, v in raw.items() if k not in known}

@@ -20,6 +20,7 @@ import orjson
 import psycopg
 
 from sigmawatch.registry import CHANNEL, Registry
+from sigmawatch.registry.store import CONNECTION_LIMITS
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 
@@ -87,7 +88,9 @@ class Background:
         reconnect = False
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.registry.url, autocommit=True) as conn:
+                with psycopg.connect(
+                    self.registry.url, autocommit=True, **CONNECTION_LIMITS
+                ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if reconnect:  # notifications may have been missed meanwhile
                         self.cache.drop_pointers()

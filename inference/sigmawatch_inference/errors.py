@@ -49,7 +49,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         response.status_code = exc.status_code
         return response
 
-    @app.exception_handler(psycopg.Error)
+    @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(PoolTimeout)
     async def database_down(request: Request, exc: Exception) -> OrjsonResponse:
         log.warning("registry unavailable", extra={"path": request.url.path, "error": str(exc)})

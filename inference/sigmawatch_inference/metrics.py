@@ -65,6 +65,11 @@ class Metrics:
         self.cache_bytes = Gauge(
             "sigmawatch_model_cache_bytes", "Approximate bytes held by the model cache.", registry=r
         )
+        self.storage_up = Gauge(
+            "sigmawatch_storage_up",
+            "1 while the registry and the artifact store answer, else 0.",
+            registry=r,
+        )
         self.warmup_seconds = Gauge(
             "sigmawatch_warmup_seconds", "Seconds the start-up warm-up took.", registry=r
         )

@@ -2,7 +2,9 @@
 
 Start-up runs in a worker thread while the HTTP server already answers
 `/liveness`; `/readiness` turns true only after the registry is migrated,
-storage answers and the warm-up finished (MON-3, MOD-7).
+storage answered and the warm-up finished (MON-3, MOD-7). After that,
+storage health is reported by /healthcheck and metrics, not by readiness
+(docs/decisions/0009).
 """
 
 from __future__ import annotations
@@ -20,18 +22,9 @@ from sigmawatch_inference.background import Background, UsageCounter
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.resolver import ModelResolver
+from sigmawatch_inference.storage_monitor import STARTING, StorageMonitor, StorageState
 
 log = logging.getLogger(__name__)
-
-# Readiness asks the storage at most this often.
-STORAGE_CHECK_INTERVAL_S = 2.0
-
-
-@dataclass
-class StorageCheck:
-    ok: bool = False
-    reason: str | None = "not checked yet"
-    at: float = 0.0
 
 
 @dataclass
@@ -48,8 +41,7 @@ class Services:
     cache: ModelCache | None = None
     resolver: ModelResolver | None = None
     background: Background | None = None
-    _storage: StorageCheck = field(default_factory=StorageCheck)
-    _series_count: tuple[float, int] = (0.0, 0)
+    monitor: StorageMonitor | None = None
 
     def start(self) -> None:
         """Blocking start-up, retried with backoff until it succeeds or `stop()`.
@@ -79,6 +71,8 @@ class Services:
         log.info("registry ready", extra={"migrations_applied": applied})
         self.store = store_for(settings)
         self.store.ping()
+        self.monitor = StorageMonitor(self.registry, self.store, self.metrics)
+        self.monitor.start()
         self.cache = ModelCache(
             settings.cache_max_entries, settings.cache_max_bytes, settings.cache_ttl_s
         )
@@ -108,11 +102,14 @@ class Services:
         self._teardown()
 
     def _teardown(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.background is not None:
             self.background.stop()
         if self.registry is not None:
             self.registry.close()
-        self.registry = self.store = self.resolver = self.cache = self.background = None
+        self.registry = self.store = self.resolver = self.cache = None
+        self.background = self.monitor = None
 
     # -- what handlers need ---------------------------------------------------------
 
@@ -131,25 +128,6 @@ class Services:
             )
         return self.registry, self.store, self.resolver
 
-    def storage_check(self) -> StorageCheck:
-        """Registry and store reachability, re-checked at most every few seconds."""
-        now = time.monotonic()
-        if now - self._storage.at < STORAGE_CHECK_INTERVAL_S:
-            return self._storage
-        check = StorageCheck(ok=True, reason=None, at=now)
-        try:
-            registry, store, _ = self.require()
-            registry.ping()
-            store.ping()
-        except Exception as exc:
-            check = StorageCheck(ok=False, reason=str(exc), at=now)
-        self._storage = check
-        return check
-
-    def series_trained(self) -> int:
-        """Series with a production model; cached a few seconds (it is a count(*))."""
-        at, count = self._series_count
-        if time.monotonic() - at > STORAGE_CHECK_INTERVAL_S and self.registry is not None:
-            count = self.registry.count_trained_series()
-            self._series_count = (time.monotonic(), count)
-        return count
+    def storage(self) -> StorageState:
+        """The last background check of registry and store (never blocks)."""
+        return self.monitor.state() if self.monitor is not None else STARTING

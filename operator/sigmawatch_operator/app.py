@@ -101,15 +101,18 @@ class OperatorApp:
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
             with self.metrics.reconcile_seconds.labels("AnomalyModel").time():
+                # One snapshot for the reconcile and the status diff: timers get
+                # a live body that may move on while the reconcile runs.
+                snapshot = _plain(body)
                 try:
-                    outcome = await asyncio.to_thread(self.reconciler.reconcile, _plain(body))
+                    outcome = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
                 except TRANSIENT as exc:
                     self.metrics.reconciles.labels("AnomalyModel", "error").inc()
                     raise kopf.TemporaryError(
                         f"reconcile failed, retrying: {exc}", delay=RETRY_DELAY_S
                     ) from exc
         self.metrics.reconciles.labels("AnomalyModel", "ok").inc()
-        _write_status(patch, dict(body.get("status") or {}), outcome)
+        _write_status(patch, snapshot["status"], outcome)
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         self._count_ready(uid, cond.is_true(outcome.status, cond.READY))

@@ -40,7 +40,7 @@ def train_args(spec: ModelSpec, run_id: str, shards: int) -> list[str]:
         args += ["--prefix", spec.prefix]
     args += ["--detector", spec.detector.kind]
     for name, value in sorted(spec.detector.params.items()):
-        args += ["--param", f"{name}={value:g}"]
+        args += ["--param", f"{name}={value!r}"]  # repr: every digit, no rounding
     if spec.window_points:
         args += ["--window-points", str(spec.window_points)]
     if spec.window:

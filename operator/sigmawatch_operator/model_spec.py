@@ -17,7 +17,12 @@ import orjson
 from sigmawatch.detectors import DetectorSpec
 from sigmawatch.durations import parse_duration
 from sigmawatch.errors import SigmawatchError
+from sigmawatch.sources import split_source_uri
 from sigmawatch.validation import parse_version, validate_series_id
+
+# Listed ids travel to training pods in one environment variable, and Linux
+# caps a single one at 128 KiB: 1,000 ids of up to 128 characters fit.
+MAX_LISTED_SERIES = 1000
 
 
 class InvalidSpecError(ValueError):
@@ -96,11 +101,15 @@ def _parse(spec: Mapping[str, Any]) -> ModelSpec:
     job = spec.get("job") or {}
     series_id = validate_series_id(series["id"]) if "id" in series else None
     ids = tuple(validate_series_id(s) for s in series.get("ids") or ())
+    if len(ids) > MAX_LISTED_SERIES:
+        raise InvalidSpecError(f"series.ids holds at most {MAX_LISTED_SERIES}; use a selector")
     prefix = (series.get("selector") or {}).get("prefix")
     if sum(map(bool, (series_id, ids, prefix))) != 1:
         raise InvalidSpecError("set exactly one of series.id, series.ids, series.selector.prefix")
     if bool(source.get("uri")) == ("dataset" in source):
         raise InvalidSpecError("set exactly one of source.uri, source.dataset")
+    if source.get("uri"):
+        split_source_uri(source["uri"])
     pinned = production.get("pinnedVersion")
     if pinned and not series_id:
         raise InvalidSpecError("production.pinnedVersion needs a single-series model")

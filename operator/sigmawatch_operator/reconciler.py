@@ -19,7 +19,7 @@ from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.lifecycle import apply_retention
 from sigmawatch.registry import Registry
-from sigmawatch.registry.runs import RunSummary, run_summary
+from sigmawatch.registry.runs import RunSummary, prune_results, run_summary
 from sigmawatch.settings import Settings
 from sigmawatch.sources import Source, dataset_source, uri_source
 from sigmawatch.validation import format_version
@@ -31,6 +31,9 @@ from sigmawatch_operator.model_spec import InvalidSpecError, ModelSpec, parse_sp
 from sigmawatch_operator.planning import format_time, next_training_at, pick_jobs, training_due
 
 log = logging.getLogger(__name__)
+
+# Per-series outcomes of training runs are kept this long, then dropped.
+RESULTS_KEPT_DAYS = 30
 
 
 class JobClient(Protocol):
@@ -149,6 +152,7 @@ class Reconciler:
     def _record(self, out: Outcome, spec: ModelSpec, job: JobState, now: datetime) -> None:
         status = out.status
         summary = run_summary(self.registry, job.name)
+        prune_results(self.registry, RESULTS_KEPT_DAYS)
         finished = job.completion_time or format_time(now)
         last = status.get("lastJob") or {}
         status["lastJob"] = {
@@ -243,12 +247,15 @@ class Reconciler:
         status = out.status
         error = status.get("lastError")
         pin_problems = [p for p in problems if p[0] != "Pinned"]
+        degraded_before: dict[str, Any] = next(
+            (c for c in previous.get("conditions") or [] if c.get("type") == cond.DEGRADED), {}
+        )
         for code, message in problems:
             if code == "Pinned":
                 out.events.append(
                     Event("Normal", "ProductionPinned", f"production set to {message}")
                 )
-            else:
+            elif degraded_before.get("reason") != code:  # per transition, not per reconcile
                 out.events.append(
                     Event("Warning", "PinnedVersionUnavailable", f"{code}: {message}")
                 )

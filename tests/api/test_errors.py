@@ -6,6 +6,7 @@ table in step with `ErrorCode`, so a new code cannot ship untested.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -226,3 +227,37 @@ def test_corrupt_artifact_on_plot(
             abs(10.0 - client.get("/v1/series/bent/versions/v1").json()["stats"]["mean"])
             / client.get("/v1/series/bent/versions/v1").json()["stats"]["std"],
         )
+
+
+def test_catalogue_inputs_the_database_cannot_take_are_client_errors(trained: httpx.Client) -> None:
+    for params in ({"series_prefix": "a\x00b"}, {"series_prefix": "x%"}):
+        response = trained.get("/v1/models", params=params)
+        assert response.status_code == 422, params
+        assert response.json()["error"]["code"] == "INVALID_REQUEST"
+    bad_cursor = base64.urlsafe_b64encode(b'["a\\u0000", 1]').decode()
+    response = trained.get("/v1/models", params={"cursor": bad_cursor})
+    assert response.json()["error"]["code"] == "INVALID_CURSOR"
+
+
+def test_a_batch_item_whose_detector_row_is_unusual_fails_alone(trained: httpx.Client) -> None:
+    # Large-but-valid parameters round-trip through the registry as floats.
+    big = trained.post(
+        "/v1/series/err_big/train", json=train_body(detector={"params": {"threshold": 1e6}})
+    )
+    assert big.status_code == 201, big.text
+    assert big.json()["detector"]["params"]["threshold"] == 1e6
+    results = trained.post(
+        "/v1/predict",
+        json={
+            "items": [
+                {"series_id": "err_big", "timestamps": [TS], "values": [1.0]},
+                {"series_id": "err_base", "timestamps": [TS], "values": [1.0]},
+            ]
+        },
+    ).json()["results"]
+    assert [r.get("error") for r in results] == [None, None]
+    assert trained.get("/v1/models", params={"series_prefix": "err_big"}).status_code == 200
+    too_big = trained.post(
+        "/v1/series/err_big/train", json=train_body(detector={"params": {"threshold": 1e30}})
+    )
+    assert too_big.json()["error"]["code"] == "INVALID_DETECTOR"

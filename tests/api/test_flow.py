@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 
 from support.data import series_data, train_body
+from support.procs import wait_for
 
 NOW_TS = int(series_data(12_000)[0][-1]) + 300
 
@@ -260,9 +261,14 @@ def test_health_endpoints(client: httpx.Client) -> None:
     client.post("/v1/series/flow_h/predict", json={"timestamp": NOW_TS, "value": 1})
     assert client.get("/liveness").status_code == 200
     assert client.get("/readiness").json() == {"status": "ready"}
+    # series_trained comes from the background storage check (every 2 s).
+    wait_for(
+        lambda: (client.get("/healthcheck").json()["series_trained"] or 0) >= 1,
+        timeout=10,
+        what="series_trained to count flow_h",
+    )
     health = client.get("/healthcheck").json()
     assert health["status"] == "ok"
-    assert health["series_trained"] >= 1
     assert health["models_cached"] >= 1
     assert health["uptime_s"] > 0
     for key in ("inference_latency_ms", "training_latency_ms"):

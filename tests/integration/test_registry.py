@@ -17,6 +17,7 @@ from sigmawatch.datasets import write_training_file
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.lifecycle import restore_version
 from sigmawatch.registry import CHANNEL, CatalogueQuery, Registry, search
+from sigmawatch.registry.runs import prune_results, record_result, run_summary
 from sigmawatch.registry.schema import available, migrate
 from sigmawatch.settings import Settings
 from sigmawatch.training import TrainResult, train_series
@@ -288,3 +289,53 @@ def test_usage_counts_rank_the_warm_up(
     assert [r.series_id for r in registry.most_used(2)] == ["u2", "u0"]
     assert registry.get_series("u2").usage_count == 51  # type: ignore[union-attr]
     assert registry.count_trained_series() == 3
+
+
+def test_concurrent_retention_never_loses_an_artifact(
+    registry: Registry, file_store: FileStore, settings: Settings
+) -> None:
+    tight = settings.model_copy(update={"retention_versions": 2})
+    barrier = threading.Barrier(6)
+
+    def go(seed: int) -> TrainResult:
+        barrier.wait()
+        return train(registry, file_store, tight, "crowd", seed)
+
+    for round_ in range(3):
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(go, range(round_ * 6, round_ * 6 + 6)))
+    records = registry.list_versions("crowd")
+    assert len(records) == 18
+    assert sum(r.status == "active" for r in records) == 2
+    # Every version, archived or not, still has its artifact where its row says.
+    for record in records:
+        assert file_store.exists(record.artifact_prefix + "manifest.json"), record.name
+    restored = restore_version(registry, file_store, "crowd", 1)
+    assert file_store.exists(restored.artifact_prefix + "manifest.json")
+
+
+def test_restoring_a_version_whose_archive_vanished_is_refused(
+    registry: Registry, file_store: FileStore, settings: Settings
+) -> None:
+    for seed in range(11):
+        train(registry, file_store, settings, "vanished", seed)
+    archived = registry.get_version("vanished", 1)
+    for key in file_store.list(archived.artifact_prefix):
+        file_store.delete(key)
+    with pytest.raises(SigmawatchError) as caught:
+        restore_version(registry, file_store, "vanished", 1)
+    assert caught.value.code is ErrorCode.ARTIFACT_CORRUPT
+    assert registry.get_version("vanished", 1).status == "archived"
+
+
+def test_old_run_outcomes_are_pruned(registry: Registry) -> None:
+    record_result(registry, "old-run", "a", "created", version=1)
+    record_result(registry, "new-run", "a", "existing", version=1)
+    with registry.pool.connection() as conn:
+        conn.execute(
+            "UPDATE training_results SET finished_at = now() - interval '40 days'"
+            " WHERE run_id = 'old-run'"
+        )
+    assert prune_results(registry, 30) == 1
+    assert run_summary(registry, "old-run").total == 0
+    assert run_summary(registry, "new-run").existing == 1

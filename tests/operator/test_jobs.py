@@ -18,7 +18,7 @@ def test_job_trains_every_shard_with_bounded_parallelism() -> None:
         {
             "series": {"selector": {"prefix": "pump_"}},
             "source": {"uri": "s3://b/train/{series_id}.npy"},
-            "detector": {"kind": "mad", "params": {"threshold": 4}},
+            "detector": {"kind": "mad", "params": {"threshold": 3.1234567}},
             "window": {"points": 50000},
             "retention": {"keepVersions": 5},
             "job": {"parallelism": 2},
@@ -49,7 +49,7 @@ def test_job_trains_every_shard_with_bounded_parallelism() -> None:
         ["--source-uri", "s3://b/train/{series_id}.npy"],
         ["--prefix", "pump_"],
         ["--detector", "mad"],
-        ["--param", "threshold=4"],
+        ["--param", "threshold=3.1234567"],  # every digit reaches the pod
         ["--window-points", "50000"],
         ["--keep-versions", "5"],
     ):

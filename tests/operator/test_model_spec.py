@@ -31,10 +31,12 @@ def test_defaults() -> None:
 
 def test_fleet_shapes_and_shards() -> None:
     ids = parse_spec(
-        spec(series={"ids": [f"s{i}" for i in range(1200)]}, job={"seriesPerPod": 500})
+        spec(series={"ids": [f"s{i}" for i in range(1000)]}, job={"seriesPerPod": 400})
     )
-    assert ids.describe() == "1200 series"
-    assert ids.shards(1200) == 3
+    assert ids.describe() == "1000 series"
+    assert ids.shards(1000) == 3
+    with pytest.raises(InvalidSpecError, match="at most 1000"):
+        parse_spec(spec(series={"ids": [f"s{i}" for i in range(1001)]}))
     selector = parse_spec(spec(series={"selector": {"prefix": "pump_"}}))
     assert selector.describe() == "prefix pump_"
     assert selector.explicit_series == ()
@@ -50,6 +52,7 @@ def test_fleet_shapes_and_shards() -> None:
         ({"series": {"ids": ["a", "b"]}, "production": {"pinnedVersion": "v2"}}, "single-series"),
         ({"production": {"pinnedVersion": "2"}}, "INVALID_VERSION"),
         ({"retrain": {"interval": "soon"}}, "duration"),
+        ({"source": {"uri": "s3://bucket"}}, "source URI must be"),
     ],
 )
 def test_what_the_schema_cannot_say_is_checked_here(changes: dict[str, Any], message: str) -> None:

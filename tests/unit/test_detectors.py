@@ -95,6 +95,7 @@ def test_spec_defaults_make_equal_specs_hash_equal() -> None:
         ({"kind": "zscore", "params": {"window": 3}}, "allowed"),
         ({"kind": "zscore", "params": {"threshold": -1}}, "value"),
         ({"kind": "zscore", "params": {"threshold": True}}, "value"),
+        ({"kind": "zscore", "params": {"threshold": 1e30}}, "value"),
         ({"kind": "mad", "params": {"threshold": "3"}}, "value"),
         ({"kind": 3}, None),
         ({"kind": "zscore", "params": [1]}, None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sigmawatch.datasets import read_training_bytes
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.settings import Settings
 from sigmawatch.validation import (
@@ -191,3 +193,18 @@ def test_numbers_too_big_for_their_type_name_their_index() -> None:
     code, details = code_of(lambda: to_values([1.0, 10**400]))
     assert code is ErrorCode.INVALID_VALUE
     assert details["index"] == 1
+
+
+@pytest.mark.parametrize(("name", "cut"), [("x.npz", 0.5), ("x.npy", 0.0), ("x.npy", 0.5)])
+def test_truncated_training_files_are_bad_data_not_crashes(name: str, cut: float) -> None:
+    buffer = io.BytesIO()
+    timestamps, values = series_data(100)
+    if name.endswith(".npz"):
+        np.savez(buffer, timestamps=timestamps, values=values)
+    else:
+        rows = np.empty(100, dtype=[("timestamp", "<i8"), ("value", "<f8")])
+        rows["timestamp"], rows["value"] = timestamps, values
+        np.save(buffer, rows)
+    data = buffer.getvalue()
+    code, _ = code_of(lambda: read_training_bytes(data[: int(len(data) * cut)], name))
+    assert code is ErrorCode.INVALID_REQUEST

@@ -19,6 +19,9 @@ from sigmawatch.errors import ErrorCode, SigmawatchError
 
 FloatArray = npt.NDArray[np.float64]
 
+# Thresholds are in units of spread; anything beyond this is a typo, not a model.
+MAX_PARAM = 1e6
+
 
 class FittedDetector(Protocol):
     @property
@@ -69,13 +72,17 @@ def normalize_params(
                 parameter=name,
                 allowed=sorted(defaults),
             )
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value <= MAX_PARAM
+        ):
             raise SigmawatchError(
                 ErrorCode.INVALID_DETECTOR,
-                f"parameter {name!r} of detector {kind!r} must be a positive number",
+                f"parameter {name!r} of detector {kind!r} must be a number in (0, {MAX_PARAM:g}]",
                 kind=kind,
                 parameter=name,
-                value=value,
+                value=value if isinstance(value, int | float | str | None) else str(value),
             )
         params[name] = float(value)
     return params

@@ -8,6 +8,7 @@ the same as page 1 with 100k+ series.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,10 @@ import orjson
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry.records import ACTIVE, ARCHIVED, VersionRecord
 from sigmawatch.registry.store import VERSION_COLUMNS, VERSION_FROM, Registry, version_from_row
+from sigmawatch.validation import SERIES_ID_RE
 
 MAX_LIMIT = 1000
+SERIES_PREFIX_RE = re.compile(r"[A-Za-z0-9_]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         series_id, version = orjson.loads(
             base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         )
-        if not isinstance(series_id, str) or not isinstance(version, int):
+        if not isinstance(version, int) or not SERIES_ID_RE.fullmatch(series_id):
             raise ValueError(cursor)
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise SigmawatchError(
@@ -70,6 +73,12 @@ def search(registry: Registry, query: CatalogueQuery) -> tuple[list[VersionRecor
     where: list[str] = []
     args: list[Any] = []
     if query.series_prefix:
+        if not SERIES_PREFIX_RE.fullmatch(query.series_prefix):
+            raise SigmawatchError(
+                ErrorCode.INVALID_REQUEST,
+                "series_prefix may only hold series_id characters: A-Z, a-z, 0-9 and _",
+                series_prefix=query.series_prefix[:140],
+            )
         where.append("v.series_id LIKE %s")
         args.append(_escape_like(query.series_prefix) + "%")
     if query.detector_kind:

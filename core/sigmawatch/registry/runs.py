@@ -84,3 +84,12 @@ def run_summary(registry: Registry, run_id: str) -> RunSummary:
         errors=errors,
         top_error=top,
     )
+
+
+def prune_results(registry: Registry, older_than_days: int) -> int:
+    """Drop outcomes of runs finished that many days ago; returns rows removed."""
+    with registry.pool.connection() as conn:
+        return conn.execute(
+            "DELETE FROM training_results WHERE finished_at < now() - make_interval(days => %s)",
+            (older_than_days,),
+        ).rowcount

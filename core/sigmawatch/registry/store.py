@@ -11,7 +11,8 @@ version. Every change of a version or production pointer sends a NOTIFY on
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -31,11 +32,24 @@ from sigmawatch.registry.records import (
     VersionRecord,
 )
 from sigmawatch.registry.schema import migrate
+from sigmawatch.stats import stats_from_json
 from sigmawatch.validation import format_version
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "sigmawatch_models"
+LOCK_PREFIX = "sigmawatch.series:"
+POOL_WAIT_S = 5.0
+# Bounded waits everywhere, so a slow or unreachable database turns into
+# errors within seconds instead of requests that pile up.
+CONNECTION_LIMITS: dict[str, Any] = {
+    "connect_timeout": 5,
+    "options": "-c statement_timeout=30000 -c lock_timeout=10000",
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 REFRESH_OVERLAP = "60 seconds"
 
 VERSION_COLUMNS = """
@@ -52,11 +66,12 @@ def version_from_row(row: Mapping[str, Any]) -> VersionRecord:
         series_id=row["series_id"],
         version=row["version"],
         status=row["status"],
-        detector=DetectorSpec(row["detector_kind"], dict(row["detector_params"])),
+        # jsonb hands integral numbers back as int: make them the floats they were.
+        detector=DetectorSpec(row["detector_kind"], _floats(row["detector_params"])),
         spec_hash=row["spec_hash"],
         data_hash=row["data_hash"],
         n_points=row["n_points"],
-        stats=row["stats"],
+        stats=stats_from_json(row["stats"]),
         training_start=row["training_start"],
         training_end=row["training_end"],
         artifact_prefix=row["artifact_prefix"],
@@ -67,6 +82,10 @@ def version_from_row(row: Mapping[str, Any]) -> VersionRecord:
         archived_at=row["archived_at"],
         is_production=row["is_production"],
     )
+
+
+def _floats(values: Mapping[str, Any]) -> dict[str, float]:
+    return {name: float(value) for name, value in values.items()}
 
 
 def model_not_found(series_id: str) -> SigmawatchError:
@@ -113,9 +132,11 @@ class Registry:
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            kwargs={"row_factory": dict_row, "autocommit": True, **CONNECTION_LIMITS},
             open=False,
             name="sigmawatch-registry",
+            # A request waits this long for a connection, then gets a clear 503.
+            timeout=POOL_WAIT_S,
         )
 
     def open(self, *, timeout: float = 30.0) -> None:
@@ -207,11 +228,16 @@ class Registry:
     def mark_archived(self, series_id: str, version: int, archive_prefix: str) -> bool:
         """Archive an active, non-production version; False if that no longer holds."""
         with self.pool.connection() as conn, conn.transaction():
+            # The series row lock orders this against a concurrent set_production.
+            series = conn.execute(
+                "SELECT production_version FROM series WHERE series_id = %s FOR UPDATE",
+                (series_id,),
+            ).fetchone()
+            if series is None or series["production_version"] == version:
+                return False
             updated = conn.execute(
-                "UPDATE model_versions v SET status = %s, archived_at = now(), artifact_prefix = %s"
-                " FROM series s WHERE s.series_id = v.series_id AND v.series_id = %s"
-                " AND v.version = %s AND v.status = %s"
-                " AND s.production_version IS DISTINCT FROM v.version",
+                "UPDATE model_versions SET status = %s, archived_at = now(), artifact_prefix = %s"
+                " WHERE series_id = %s AND version = %s AND status = %s",
                 (ARCHIVED, archive_prefix, series_id, version, ACTIVE),
             ).rowcount
             if updated:
@@ -221,16 +247,34 @@ class Registry:
                 _notify(conn, series_id, "archived")
             return bool(updated)
 
-    def mark_active(self, series_id: str, version: int, prefix: str) -> VersionRecord:
+    def mark_active(self, series_id: str, version: int, prefix: str, *, archived_at: str) -> bool:
+        """Un-archive a version whose artifact now lives at `prefix`; False if it is not
+        archived under `archived_at` any more."""
         with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
+            updated = conn.execute(
                 "UPDATE model_versions SET status = %s, archived_at = NULL, artifact_prefix = %s"
-                " WHERE series_id = %s AND version = %s",
-                (ACTIVE, prefix, series_id, version),
+                " WHERE series_id = %s AND version = %s AND status = %s AND artifact_prefix = %s",
+                (ACTIVE, prefix, series_id, version, ARCHIVED, archived_at),
+            ).rowcount
+            if updated:
+                conn.execute(
+                    "UPDATE series SET updated_at = now() WHERE series_id = %s", (series_id,)
+                )
+                _notify(conn, series_id, "restored")
+            return bool(updated)
+
+    @contextmanager
+    def series_lock(self, series_id: str) -> Iterator[None]:
+        """Serialise artifact moves (archive, restore) of one series across processes.
+
+        A session advisory lock on a connection of its own: holding a pooled
+        connection while the locked work takes others could exhaust the pool.
+        """
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (LOCK_PREFIX + series_id,)
             )
-            conn.execute("UPDATE series SET updated_at = now() WHERE series_id = %s", (series_id,))
-            _notify(conn, series_id, "restored")
-            return self._get(conn, series_id, version)
+            yield  # closing the connection releases the lock
 
     def record_usage(self, counts: Mapping[str, int]) -> None:
         """Add prediction counts per series (warm-up ranks by them, MOD-7)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from anyio import to_thread
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,39 +25,38 @@ def build(services: Services) -> APIRouter:
 
     @router.get(
         "/readiness",
-        summary="Ready for traffic: migrated, storage answers, warm-up done",
-        responses={503: {"description": "Not ready; `reasons` says why"}},
+        summary="Ready for traffic: migrated, storage answered, warm-up done",
+        responses={503: {"description": "Still starting; `reasons` says why"}},
     )
     async def readiness() -> Any:
-        reasons = []
-        if services.startup_error:
-            reasons.append(f"start-up failed, retrying: {services.startup_error}")
-        elif not services.ready.is_set():
-            reasons.append("starting: migrations or warm-up not finished")
-        else:
-            check = await to_thread.run_sync(services.storage_check)
-            if not check.ok:
-                reasons.append(f"storage unavailable: {check.reason}")
-        if reasons:
-            return OrjsonResponse({"status": "not ready", "reasons": reasons}, status_code=503)
-        return OrjsonResponse({"status": "ready"})
+        # Only start-up gates readiness. Every pod shares the registry and the
+        # store, so failing readiness on an outage would take all of them out
+        # of the Service at once while cached models could still answer
+        # (docs/decisions/0009); /healthcheck reports the outage instead.
+        if services.ready.is_set():
+            return OrjsonResponse({"status": "ready"})
+        reason = (
+            f"start-up failed, retrying: {services.startup_error}"
+            if services.startup_error
+            else "starting: migrations, storage check or warm-up not finished"
+        )
+        return OrjsonResponse({"status": "not ready", "reasons": [reason]}, status_code=503)
 
     @router.get("/healthcheck", response_model=HealthResponse, summary="Service summary (MON-2)")
     async def healthcheck() -> Any:
         ready = services.ready.is_set()
-        check = await to_thread.run_sync(services.storage_check) if ready else None
-        series = await to_thread.run_sync(services.series_trained) if ready else None
+        storage = services.storage()
         return OrjsonResponse(
             {
-                "status": "starting" if not ready else ("ok" if check and check.ok else "degraded"),
+                "status": "starting" if not ready else ("ok" if storage.ok else "degraded"),
                 "version": sigmawatch.__version__,
                 "uptime_s": round(time.time() - services.started_at, 3),
-                "series_trained": series,
+                "series_trained": storage.series_trained,
                 "models_cached": services.cache.size if services.cache else 0,
                 "cache_hit_rate": metrics.cache_hit_rate,
                 "inference_latency_ms": metrics.inference_ms.summary(),
                 "training_latency_ms": metrics.training_ms.summary(),
-                "storage": {"ok": check.ok, "reason": check.reason} if check else {"ok": None},
+                "storage": {"ok": storage.ok, "reason": storage.reason},
             }
         )
 

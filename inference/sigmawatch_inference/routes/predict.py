@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, Request
+from psycopg_pool import PoolTimeout
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.loading import LoadedModel
@@ -42,6 +45,8 @@ SINGLE_PREDICT_PARAMETERS: dict[str, Any] = {
         },
     ]
 }
+
+log = logging.getLogger(__name__)
 
 # (series_id, version or None for production, timestamps, values)
 type ParsedItem = tuple[str, int | None, IntArray, FloatArray]
@@ -188,10 +193,20 @@ async def _resolve_all(
             found[key] = model
 
     async def load(key: tuple[str, int | None]) -> LoadedModel | SigmawatchError:
+        # Whatever one model's load hits becomes that item's error only.
         try:
             return await resolver.resolve(*key)
         except SigmawatchError as exc:
             return exc
+        except (psycopg.OperationalError, PoolTimeout):
+            return SigmawatchError(
+                ErrorCode.STORAGE_UNAVAILABLE, "model registry unavailable; retry", series_id=key[0]
+            )
+        except Exception:
+            log.exception("loading a model failed", extra={"series_id": key[0]})
+            return SigmawatchError(
+                ErrorCode.INTERNAL_ERROR, "loading this model failed", series_id=key[0]
+            )
 
     for key, result in zip(misses, await asyncio.gather(*map(load, misses)), strict=True):
         found[key] = result

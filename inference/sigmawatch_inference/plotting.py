@@ -8,6 +8,7 @@ sized to the window and redraws on resize.
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from importlib import resources
 from string import Template
 from typing import Any
@@ -79,7 +80,7 @@ def render_page(data: dict[str, Any]) -> str:
         n_points=data["n_points"],
         shown=len(data["values"]),
         n_anomalies=len(data["anomalies"]),
-        created=html.escape(data["created_at"]),
+        created=html.escape(_readable_time(data["created_at"])),
         links=links,
         stats=rows,
         payload=payload,
@@ -96,3 +97,7 @@ def _version_link(series: str, entry: dict[str, Any], current: str) -> str:
         f'<a class="{classes}" href="/plot?series_id={series}&amp;version={version}">'
         f"{version}{mark}</a>"
     )
+
+
+def _readable_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

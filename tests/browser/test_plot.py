@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,18 @@ def test_plot_draws_points_mean_band_and_flagged_points(
     assert links.nth(1).get_attribute("href") == "/plot?series_id=plot_me&version=v2"
     assert "★" in links.nth(1).inner_text()  # v2 is production
 
+    # Readable: the mean is drawn over the points, time labels do not overlap.
+    assert page.evaluate(
+        "!!(document.getElementById('series-line').compareDocumentPosition("
+        "document.getElementById('mean-line')) & Node.DOCUMENT_POSITION_FOLLOWING)"
+    )
+    boxes = page.evaluate(
+        "[...document.querySelectorAll('#chart .x-tick')]"
+        ".map(t => { const b = t.getBBox(); return [b.x, b.x + b.width]; })"
+    )
+    assert len(boxes) >= 3
+    boxes.sort()
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(boxes)), boxes
     # Responsive: the chart fits the viewport, nothing scrolls sideways.
     width = page.evaluate("document.getElementById('chart-svg').getBoundingClientRect().width")
     assert width <= viewport[0]

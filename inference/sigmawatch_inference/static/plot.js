@@ -42,8 +42,9 @@
     return out;
   }
 
-  function fmtTime(t) {
-    return new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ");
+  function fmtTime(t, short) {
+    const text = new Date(t * 1000).toISOString().replace("T", " ");
+    return short ? text.slice(5, 16) : text.slice(0, 16);  // phones drop the year
   }
 
   // One min/max pair per pixel column keeps every spike visible with any
@@ -102,13 +103,14 @@
     const times = evenTicks(t0, t1, narrow ? 2 : 4);
     times.forEach((t, i) => {
       const anchor = i === 0 ? "start" : i === times.length - 1 ? "end" : "middle";
-      el("text", { x: x(t), y: height - 8, "text-anchor": anchor }, axis).textContent = fmtTime(t);
+      el("text", { class: "x-tick", x: x(t), y: height - 8, "text-anchor": anchor }, axis).textContent = fmtTime(t, narrow);
     });
 
     const top = y(data.band[1]), bottom = y(data.band[0]);
     el("rect", { id: "band", x: m.left, y: top, width: width - m.left - m.right, height: Math.max(bottom - top, 0) }, svg);
-    el("line", { id: "mean-line", x1: m.left, x2: width - m.right, y1: y(data.mean), y2: y(data.mean) }, svg);
     el("path", { id: "series-line", d: linePath(x, y, width) }, svg);
+    // Over the points, or a dense series hides it.
+    el("line", { id: "mean-line", x1: m.left, x2: width - m.right, y1: y(data.mean), y2: y(data.mean) }, svg);
     const dots = el("g", { id: "anomalies" }, svg);
     for (const i of data.anomalies) {
       el("circle", { class: "anomaly", cx: x(ts[i]).toFixed(1), cy: y(vs[i]).toFixed(1), r: 3, "data-index": i }, dots);

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 
 from support.data import series_data, train_body
 from support.procs import wait_for
+from support.service import Service
 
 NOW_TS = int(series_data(12_000)[0][-1]) + 300
 
@@ -315,3 +319,37 @@ def test_openapi_documents_every_route_and_body(client: httpx.Client) -> None:
     assert batch == {"$ref": "#/components/schemas/BatchRequest"}
     assert "BatchItem" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+def test_uploaded_dataset_trains_through_the_fleet_command(
+    client: httpx.Client, service: Service
+) -> None:
+    body = train_body(seed=31)
+    stored = client.put("/v1/series/from_dataset/dataset", json=body)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["n_points"] == 12_000
+    bad = client.put("/v1/series/from_dataset/dataset", json=train_body(n=50))
+    assert bad.json()["error"]["code"] == "INSUFFICIENT_DATA"
+
+    # What an AnomalyModel with `source: {dataset: {}}` runs in its training Job.
+    env = {**service.process.env, "SIGMAWATCH_JOB_SERIES": "from_dataset"}
+    job = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sigmawatch_inference.cli",
+            "train-fleet",
+            "--run-id",
+            "r1",
+            "--dataset",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert job.returncode == 0, job.stderr
+    assert orjson.loads(job.stdout.splitlines()[-1])["outcomes"] == {"created": 1}
+    version = client.get("/v1/series/from_dataset/versions/v1").json()
+    assert version["data_hash"] == stored.json()["data_hash"]
+    assert version["source"] == "job:r1"

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sigmawatch.artifacts import ArtifactStore, store_for
+from sigmawatch.artifacts import ArtifactStore, StorageUnavailableError, store_for
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry, start_embedded
 from sigmawatch.settings import Settings
@@ -70,9 +70,10 @@ class Services:
         applied = self.registry.migrate()
         log.info("registry ready", extra={"migrations_applied": applied})
         self.store = store_for(settings)
-        self.store.ping()
         self.monitor = StorageMonitor(self.registry, self.store, self.metrics)
-        self.monitor.start()
+        first = self.monitor.start()  # the start-up storage check, done once
+        if not first.ok:
+            raise StorageUnavailableError("storage did not answer at start-up", reason=first.reason)
         self.cache = ModelCache(
             settings.cache_max_entries, settings.cache_max_bytes, settings.cache_ttl_s
         )

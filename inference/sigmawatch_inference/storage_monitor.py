@@ -43,9 +43,11 @@ class StorageMonitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sigmawatch-storage", daemon=True)
 
-    def start(self) -> None:
-        self.check()
+    def start(self) -> StorageState:
+        """Check once now, then every few seconds in the background."""
+        first = self.check()
         self._thread.start()
+        return first
 
     def stop(self) -> None:
         self._stop.set()

@@ -228,8 +228,10 @@ class Reconciler:
         out.status["latestVersion"] = format_version(latest) if latest else None
         out.status["productionVersion"] = format_version(production) if production else None
 
-    def _serving(self, spec: ModelSpec) -> bool:
+    def _serving(self, spec: ModelSpec, status: dict[str, Any]) -> bool:
         """Some covered series has a production version (old ones keep serving)."""
+        if spec.single:  # `_versions` has just read it
+            return bool(status.get("productionVersion"))
         if spec.explicit_series:
             return self.registry.count_served(ids=list(spec.explicit_series)) > 0
         return self.registry.count_served(prefix=spec.prefix) > 0
@@ -264,7 +266,7 @@ class Reconciler:
             if pin_problems
             else ((error["code"], error.get("message", "")) if error else None)
         )
-        serving = self._serving(spec)
+        serving = self._serving(spec, status)
         new = [
             cond.condition(
                 cond.READY,

@@ -403,11 +403,7 @@ class Registry:
         return changed, now["now"]
 
     def count_trained_series(self) -> int:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT count(*) AS n FROM series WHERE production_version IS NOT NULL"
-            ).fetchone()
-        return int(row["n"]) if row else 0
+        return self.count_served(prefix="")
 
     def count_served(self, *, ids: list[str] | None = None, prefix: str | None = None) -> int:
         """How many of these series (an id list, or an id prefix) have a production version."""

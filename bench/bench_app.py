@@ -23,13 +23,14 @@ from sigmawatch.logs import configure_logging
 from sigmawatch.settings import load_settings
 from sigmawatch_inference.app import create_app
 from sigmawatch_inference.responses import OrjsonResponse
+from sigmawatch_inference.settings import ServiceSettings
 
 EMPTY_PATH = "/bench/empty"
 PARAMS_PATH = "/bench/params/{series_id}"
 
 
 def create_bench_app() -> FastAPI:
-    app = create_app(load_settings())
+    app = create_app(load_settings(ServiceSettings))
 
     async def empty() -> OrjsonResponse:
         return OrjsonResponse({})
@@ -49,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    configure_logging(load_settings().log_level)
+    configure_logging(load_settings(ServiceSettings).log_level)
     # The options of sigmawatch_inference.cli.serve (one worker), access log off.
     uvicorn.run(
         create_bench_app(),

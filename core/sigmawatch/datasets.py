@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.errors import ErrorCode, SigmawatchError
-from sigmawatch.validation import FloatArray, IntArray
 
 _CSV_DTYPE = np.dtype([("timestamp", "<i8"), ("value", "<f8")])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sigmawatch.validation import FloatArray, IntArray
+from sigmawatch.arrays import FloatArray, IntArray
 
 STEP_S = 300
 

@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     VERSION_ARCHIVED = "VERSION_ARCHIVED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     ARTIFACT_CORRUPT = "ARTIFACT_CORRUPT"
+    ARTIFACT_MISSING = "ARTIFACT_MISSING"
+    POINTER_HELD = "POINTER_HELD"
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -53,11 +55,17 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.VERSION_ARCHIVED: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.ARTIFACT_CORRUPT: 500,
+    ErrorCode.ARTIFACT_MISSING: 500,
+    ErrorCode.POINTER_HELD: 409,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.INTERNAL_ERROR: 500,
 }
+
+
+# Failures of infrastructure, not of the request: retrying later can succeed.
+RETRYABLE = frozenset({ErrorCode.STORAGE_UNAVAILABLE})
 
 
 class SigmawatchError(Exception):
@@ -70,8 +78,20 @@ class SigmawatchError(Exception):
         self.details = details
 
     @property
+    def retryable(self) -> bool:
+        """True when the same request can succeed later without any change (an outage)."""
+        return self.code in RETRYABLE
+
+    @property
     def http_status(self) -> int:
         return HTTP_STATUS[self.code]
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "message": self.message, "details": self.details}
+
+
+class StorageUnavailableError(SigmawatchError):
+    """The registry or the artifact store did not answer; the message is safe to show."""
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(ErrorCode.STORAGE_UNAVAILABLE, message, **details)

@@ -15,16 +15,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-from psycopg_pool import PoolTimeout
-
-from sigmawatch.artifacts import ArtifactNotFoundError, ArtifactStore, StorageUnavailableError
+from sigmawatch import training_job
+from sigmawatch.artifacts import ArtifactNotFoundError, ArtifactStore
+from sigmawatch.durations import parse_duration
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry
-from sigmawatch.registry.runs import record_result
-from sigmawatch.settings import Settings
-from sigmawatch.sources import Source, apply_window
+from sigmawatch.registry.records import CREATED, EXISTING, FAILED
+from sigmawatch.settings import TrainingSettings
+from sigmawatch.sources import Source, apply_window, dataset_source, uri_source
 from sigmawatch.training import train_series
+from sigmawatch.training_job import FleetRun
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,59 @@ class ShardResult:
 
     @property
     def failed(self) -> int:
-        return self.outcomes["failed"]
+        return self.outcomes[FAILED]
 
     def to_dict(self) -> dict[str, Any]:
         return {"outcomes": dict(self.outcomes), "errors": dict(self.errors)}
+
+
+@dataclass(frozen=True, slots=True)
+class ShardOutcome:
+    index: int
+    series: int
+    result: ShardResult
+
+    def to_dict(self, run_id: str) -> dict[str, Any]:
+        return {
+            "run_id": run_id,
+            "shard": self.index,
+            "series": self.series,
+            **self.result.to_dict(),
+        }
+
+
+def run_shard(
+    run: FleetRun,
+    *,
+    registry: Registry,
+    store: ArtifactStore,
+    settings: TrainingSettings,
+    environ: Mapping[str, str],
+) -> ShardOutcome:
+    """What `sigmawatch train-fleet` does in one pod of a training Job."""
+    source = (
+        uri_source(
+            run.source_uri, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
+        )
+        if run.source_uri
+        else dataset_source(store)
+    )
+    series = list(run.series) or source.list_series(run.prefix or "")
+    index = training_job.shard_index(run, environ)
+    mine = select_shard(series, index, run.shard_count)
+    result = train_run(
+        run.run_id,
+        mine,
+        source,
+        registry=registry,
+        store=store,
+        settings=settings,
+        detector=run.detector.to_dict(),
+        promote=run.promote,
+        window=Window(run.window_points, parse_duration(run.window) if run.window else None),
+        keep_versions=run.keep_versions,
+    )
+    return ShardOutcome(index, len(mine), result)
 
 
 def train_run(
@@ -67,11 +116,15 @@ def train_run(
     *,
     registry: Registry,
     store: ArtifactStore,
-    settings: Settings,
+    settings: TrainingSettings,
     detector: Mapping[str, Any] | None,
     promote: bool,
     window: Window = Window(),
+    keep_versions: int | None = None,
 ) -> ShardResult:
+    """Train each series; an outage of the registry or the store stops the shard
+    (STORAGE_UNAVAILABLE propagates, the Job retries the pod), bad data fails that
+    series only."""
     summary = ShardResult()
     for series_id in series_ids:
         try:
@@ -88,25 +141,24 @@ def train_run(
                 detector=detector,
                 promote=promote,
                 source=f"job:{run_id}",
+                keep_versions=keep_versions,
             )
         except ArtifactNotFoundError as exc:
             failure = SigmawatchError(ErrorCode.DATA_NOT_FOUND, "no training data", key=exc.key)
-        except StorageUnavailableError:
-            raise  # infrastructure, not data: the Job retries the pod
         except SigmawatchError as exc:
+            if exc.retryable:
+                raise  # infrastructure, not data: the Job retries the pod
             failure = exc
-        except (psycopg.OperationalError, PoolTimeout):
-            raise  # the registry, not the series: the Job retries the pod
         except Exception as exc:  # one series' surprise must not stop the shard
             log.exception("series failed unexpectedly", extra={"series_id": series_id})
             failure = SigmawatchError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         else:
-            outcome = "created" if result.created else "existing"
-            record_result(registry, run_id, series_id, outcome, version=result.record.version)
+            outcome = CREATED if result.created else EXISTING
+            registry.record_result(run_id, series_id, outcome, version=result.record.version)
             summary.outcomes[outcome] += 1
             continue
-        record_result(registry, run_id, series_id, "failed", error=failure)
-        summary.outcomes["failed"] += 1
+        registry.record_result(run_id, series_id, FAILED, error=failure)
+        summary.outcomes[FAILED] += 1
         summary.errors[failure.code.value] += 1
         log.warning("series failed", extra={"series_id": series_id, "code": failure.code.value})
     return summary

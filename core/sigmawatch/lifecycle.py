@@ -22,15 +22,16 @@ ARCHIVE_ROOT = "archive/"
 
 
 def apply_retention(
-    registry: Registry, store: ArtifactStore, series_id: str, keep: int
+    registry: Registry, store: ArtifactStore, series_id: str, default_keep: int
 ) -> list[VersionRecord]:
-    """Archive the active versions beyond the newest `keep` (production always stays)."""
-    if not registry.retention_candidates(series_id, keep):
+    """Archive the active versions beyond the series' keep (its own, else `default_keep`),
+    least recently used first; production always stays (docs/decisions/0011)."""
+    if not registry.retention_candidates(series_id, default_keep):
         return []  # the common case: no lock, no extra connection
     archived = []
     with registry.series_lock(series_id):
         # Read again under the lock: a concurrent pass may have done the work.
-        for record in registry.retention_candidates(series_id, keep):
+        for record in registry.retention_candidates(series_id, default_keep):
             target = ARCHIVE_ROOT + record.artifact_prefix
             copied = copy_prefix(store, record.artifact_prefix, target)
             if registry.mark_archived(series_id, record.version, target):

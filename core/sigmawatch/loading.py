@@ -8,16 +8,18 @@ raises while scoring. Nothing here touches any other series.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from sigmawatch.arrays import BoolArray, FloatArray
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.artifacts.manifest import read_manifest
-from sigmawatch.detectors import FittedDetector, FloatArray, zscore_fallback
+from sigmawatch.detectors import FittedDetector, zscore_fallback
 from sigmawatch.registry import VersionRecord
+from sigmawatch.sizes import deep_size
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Scored:
     scores: FloatArray
-    anomalies: npt.NDArray[np.bool_]
+    anomalies: BoolArray
     fallback: bool
 
 
@@ -38,9 +40,8 @@ class LoadedModel:
     fallback: FittedDetector
     training_range: tuple[int, int]
     load_error: str | None = None
-
-    # Small and near-constant per model; the cache bounds bytes with it.
-    nbytes: int = 1024
+    # Bytes this model holds, estimated once when it is loaded; the cache bounds by it.
+    nbytes: int = 0
 
     def score(self, values: FloatArray) -> Scored:
         if self.detector is not None:
@@ -81,7 +82,7 @@ def load_model(record: VersionRecord, store: ArtifactStore) -> LoadedModel:
             "model failed to load, serving z-score fallback",
             extra={"series_id": record.series_id, "version": record.name, "error": error},
         )
-    return LoadedModel(
+    model = LoadedModel(
         series_id=record.series_id,
         version=record.version,
         kind=record.detector.kind,
@@ -90,3 +91,4 @@ def load_model(record: VersionRecord, store: ArtifactStore) -> LoadedModel:
         training_range=(record.training_start, record.training_end),
         load_error=error,
     )
+    return dataclasses.replace(model, nbytes=deep_size(model))

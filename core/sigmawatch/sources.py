@@ -17,10 +17,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.artifacts import ArtifactStore, open_store
 from sigmawatch.datasets import read_training_bytes, training_npz_bytes
 from sigmawatch.errors import ErrorCode, SigmawatchError
-from sigmawatch.validation import SERIES_ID_RE, FloatArray, IntArray
+from sigmawatch.validation import SERIES_ID_RE
 
 PLACEHOLDER = "{series_id}"
 DATASETS = "datasets/"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sigmawatch.validation import FloatArray, IntArray
+from sigmawatch.arrays import FloatArray, IntArray
 
 QUANTILES = (1, 5, 25, 50, 75, 95, 99)
 STAT_KEYS = ("n_points", "mean", "std", "min", "max", *(f"p{q}" for q in QUANTILES))

@@ -20,9 +20,11 @@ import numpy.typing as npt
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.artifacts.manifest import write_model
 from sigmawatch.detectors import DetectorSpec
-from sigmawatch.lifecycle import apply_retention
-from sigmawatch.registry import NewVersion, Registry, VersionRecord
-from sigmawatch.settings import Settings
+from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.lifecycle import apply_retention, restore_version
+from sigmawatch.registry import ARCHIVED, TRAINING, NewVersion, Registry, VersionRecord
+from sigmawatch.registry.pointer import describe_holder
+from sigmawatch.settings import TrainingSettings
 from sigmawatch.stats import data_hash, training_stats
 from sigmawatch.validation import (
     to_timestamps,
@@ -40,6 +42,20 @@ class TrainResult:
     created: bool
     training_ms: float
     archived: list[str]
+    # Who kept production from moving when promotion was asked for (decision 0010).
+    held_by: str | None = None
+
+    def warnings(self) -> list[dict[str, Any]]:
+        if self.held_by is None:
+            return []
+        return [
+            {
+                "code": ErrorCode.POINTER_HELD.value,
+                "message": f"{self.record.name} was registered but production did not move: "
+                f"{describe_holder(self.held_by)}",
+                "holder": self.held_by,
+            }
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """The train endpoint's and CLI's answer."""
@@ -55,6 +71,7 @@ class TrainResult:
             "stats": self.record.stats,
             "training_ms": round(self.training_ms, 3),
             "archived_versions": self.archived,
+            "warnings": self.warnings(),
         }
 
 
@@ -69,11 +86,13 @@ def train_series(
     *,
     registry: Registry,
     store: ArtifactStore,
-    settings: Settings,
+    settings: TrainingSettings,
     detector: Mapping[str, Any] | None = None,
     promote: bool = True,
     source: str = "api",
+    keep_versions: int | None = None,
 ) -> TrainResult:
+    """Train one series; `keep_versions` is its AnomalyModel's retention, recorded for it."""
     started = time.perf_counter()
     validate_series_id(series_id)
     spec = DetectorSpec.parse(detector)
@@ -82,9 +101,7 @@ def train_series(
 
     existing = registry.find_by_data(series_id, digest, spec.spec_hash)
     if existing is not None:
-        # CONS-2: same data and spec is the same version; the pointer stays
-        # where it is, so a retried request never undoes a later rollback.
-        return TrainResult(existing, False, _ms_since(started), [])
+        return _existing(existing, registry, store, promote=promote, started=started)
 
     fitted = spec.fit(data.values)
     stats = training_stats(data.values)
@@ -106,7 +123,7 @@ def train_series(
         },
     )
     training_ms = _ms_since(started)
-    record, created = registry.register(
+    registration = registry.register(
         NewVersion(
             series_id=series_id,
             detector=spec,
@@ -119,11 +136,15 @@ def train_series(
             manifest_sha256=stored.manifest_sha256,
             training_ms=training_ms,
             source=source,
+            keep_versions=keep_versions,
         ),
         promote=promote,
     )
+    record = registration.record
+    if not registration.created:  # a concurrent training of the same data won the race
+        return _existing(record, registry, store, promote=promote, started=started)
     archived: list[str] = []
-    if created:
+    if registration.created:
         try:
             archived = [
                 r.name
@@ -135,7 +156,39 @@ def train_series(
             "trained",
             extra={"series_id": series_id, "version": record.name, "training_ms": training_ms},
         )
-    return TrainResult(record, created, _ms_since(started), archived)
+    return TrainResult(record, True, _ms_since(started), archived, registration.held_by)
+
+
+def _existing(
+    record: VersionRecord,
+    registry: Registry,
+    store: ArtifactStore,
+    *,
+    promote: bool,
+    started: float,
+) -> TrainResult:
+    """CONS-2: the same data and spec is the same version.
+
+    An active one is answered as it is: the pointer stays where it is, so a
+    retried request never undoes a later rollback. An archived one is what
+    the caller asked to train again, so it is restored (and promoted when
+    asked), instead of answering a version that cannot serve.
+    """
+    if record.status != ARCHIVED:
+        return TrainResult(record, False, _ms_since(started), [])
+    record = restore_version(registry, store, record.series_id, record.version)
+    held_by = None
+    if promote:
+        try:
+            record = registry.set_production(record.series_id, record.version, by=TRAINING).record
+        except SigmawatchError as exc:
+            if exc.code is not ErrorCode.POINTER_HELD:
+                raise
+            held_by = str(exc.details["holder"])
+    log.info(
+        "restored by retraining", extra={"series_id": record.series_id, "version": record.name}
+    )
+    return TrainResult(record, False, _ms_since(started), [], held_by)
 
 
 def _ms_since(started: float) -> float:

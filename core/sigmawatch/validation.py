@@ -10,19 +10,40 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.errors import ErrorCode, SigmawatchError
-from sigmawatch.settings import Settings
+from sigmawatch.settings import TrainingSettings
 
 SERIES_ID_RE = re.compile(r"[A-Za-z0-9_]{1,128}")
 VERSION_RE = re.compile(r"v([1-9][0-9]{0,8})")
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
+
+class ValueRange(Protocol):
+    """VAL-4's plausible range (training settings carry it; predictions use it too)."""
+
+    @property
+    def value_min(self) -> float: ...
+
+    @property
+    def value_max(self) -> float: ...
+
+
+class Tolerances(Protocol):
+    """VAL-7's warning distances (the service's settings carry them)."""
+
+    @property
+    def future_tolerance_s(self) -> int: ...
+
+    @property
+    def past_tolerance_s(self) -> int: ...
+
+    @property
+    def training_gap_tolerance_s(self) -> int: ...
 
 
 def validate_series_id(series_id: object) -> str:
@@ -148,7 +169,7 @@ def check_timestamps(timestamps: IntArray, *, strictly_increasing: bool) -> None
             )
 
 
-def check_values(values: FloatArray, settings: Settings) -> None:
+def check_values(values: FloatArray, settings: ValueRange) -> None:
     """VAL-4: finite and inside the configured plausible range."""
     not_finite = ~np.isfinite(values)
     if not_finite.any():
@@ -178,7 +199,9 @@ class TrainingData:
     values: FloatArray
 
 
-def validate_training(timestamps: IntArray, values: FloatArray, settings: Settings) -> TrainingData:
+def validate_training(
+    timestamps: IntArray, values: FloatArray, settings: TrainingSettings
+) -> TrainingData:
     """VAL-1..5 in the order a user would fix them: size, timestamps, values, variance."""
     if timestamps.ndim != 1 or values.ndim != 1 or timestamps.shape != values.shape:
         raise SigmawatchError(
@@ -221,7 +244,7 @@ def timestamp_warnings(
     *,
     now: float,
     training_range: tuple[int, int] | None,
-    settings: Settings,
+    settings: Tolerances,
 ) -> list[dict[str, Any]]:
     """VAL-7: timestamps far from now or from the training range warn, never fail."""
     if timestamps.size == 0:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import sigmawatch
-from sigmawatch.settings import Settings, load_settings
+from sigmawatch.settings import load_settings
 from sigmawatch_inference import errors
 from sigmawatch_inference.middleware import BodyLimit, RequestMetrics
 from sigmawatch_inference.routes import health, plot, predict, train, versions
@@ -29,6 +29,7 @@ from sigmawatch_inference.schemas import (
     TrainRequest,
 )
 from sigmawatch_inference.services import Services
+from sigmawatch_inference.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ DOCUMENTED_BODIES = (TrainRequest, DatasetRequest, PredictRequest, BatchRequest,
 PREDICT_ROUTES = frozenset({"/v1/series/{series_id}/predict", "/v1/predict"})
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    settings = settings or load_settings()
+def create_app(
+    settings: ServiceSettings | None = None, services: Services | None = None
+) -> FastAPI:
+    settings = settings or load_settings(ServiceSettings)
     services = services or Services(settings)
 
     @asynccontextmanager
@@ -114,4 +117,4 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and multi-worker serving."""
-    return create_app(load_settings())
+    return create_app(load_settings(ServiceSettings))

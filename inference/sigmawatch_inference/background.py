@@ -1,8 +1,9 @@
 """Background work of a serving process: cache invalidation and usage counts.
 
 Two daemon threads:
-- the listener holds one PostgreSQL connection in LISTEN and drops a series
-  from the cache the moment a version or pointer of it changes;
+- the listener follows the registry's change feed (LISTEN/NOTIFY on
+  PostgreSQL) and drops a series from the cache the moment a version or
+  pointer of it changes;
 - the housekeeper re-reads recently changed production pointers on a
   bounded interval (in case a notification was missed), writes usage
   counts to the registry for warm-up ranking, and updates cache gauges.
@@ -13,35 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from datetime import datetime
 
-import orjson
-import psycopg
-
-from sigmawatch.registry import CHANNEL, Registry
-from sigmawatch.registry.store import CONNECTION_LIMITS
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry import PointerState, Registry
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.usage import UsageCounter
 
 log = logging.getLogger(__name__)
-
-
-class UsageCounter:
-    """Predictions per series since the last flush (a dict add on the hot path)."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def add(self, series_id: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[series_id] += n
-
-    def take(self) -> dict[str, int]:
-        with self._lock:
-            counts, self._counts = self._counts, Counter()
-        return dict(counts)
 
 
 class Background:
@@ -64,8 +45,7 @@ class Background:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watermark: datetime | None = None
-        self._seen: dict[str, tuple[int | None, datetime]] = {}
-        self.listening = threading.Event()
+        self._seen: dict[str, PointerState] = {}
 
     def start(self) -> None:
         # Pointers changed before we listen are caught by the first refresh.
@@ -88,33 +68,20 @@ class Background:
         reconnect = False
         while not self._stop.is_set():
             try:
-                with psycopg.connect(
-                    self.registry.url, autocommit=True, **CONNECTION_LIMITS
-                ) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                with self.registry.listen() as feed:
                     if reconnect:  # notifications may have been missed meanwhile
                         self.cache.drop_pointers()
                         self.metrics.invalidations.labels("reconnect").inc()
-                    self.listening.set()
                     backoff = 0.5
                     while not self._stop.is_set():
-                        for notify in conn.notifies(timeout=1.0):
-                            self._on_notify(notify.payload)
-            except psycopg.Error as exc:
-                self.listening.clear()
+                        for series_id in feed.changes(timeout=1.0):
+                            self.cache.drop_series(series_id)
+                            self.metrics.invalidations.labels("notify").inc()
+            except Exception as exc:  # the listener must outlive any failure
                 reconnect = True
                 log.warning("registry listener lost its connection", extra={"error": str(exc)})
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
-
-    def _on_notify(self, payload: str) -> None:
-        try:
-            series_id = orjson.loads(payload)["series_id"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            log.warning("ignoring malformed notification", extra={"payload": payload[:200]})
-            return
-        self.cache.drop_series(series_id)
-        self.metrics.invalidations.labels("notify").inc()
 
     # -- periodic work --------------------------------------------------------------
 
@@ -154,7 +121,6 @@ class Background:
         if counts:
             try:
                 self.registry.record_usage(counts)
-            except psycopg.Error:
+            except SigmawatchError:
                 log.warning("could not record usage counts; they will be retried")
-                for series_id, n in counts.items():
-                    self.usage.add(series_id, n)
+                self.usage.give_back(counts)

@@ -6,7 +6,9 @@
     sigmawatch demo  [--series ID] [--points N] (--out FILE | --json)
 
 `train` runs the same `train_series` as the REST endpoint. Errors print as
-`{"error": {...}}` on stderr with exit status 2 (bad input) or 1 (other).
+`{"error": {...}}` on stderr. Exit statuses (`sigmawatch.training_job.Exit`):
+0 done, 1 unexpected failure, 2 bad input or configuration, 3 some series of
+a fleet run were rejected, 4 the registry or the store did not answer.
 """
 
 from __future__ import annotations
@@ -22,31 +24,24 @@ from typing import Any
 
 import orjson
 
+from sigmawatch import training_job
 from sigmawatch.artifacts import store_for
 from sigmawatch.datasets import read_training_file, write_training_file
 from sigmawatch.demo import demo_series
-from sigmawatch.durations import parse_duration
 from sigmawatch.errors import SigmawatchError
-from sigmawatch.fleet import Window, select_shard, train_run
+from sigmawatch.fleet import run_shard
 from sigmawatch.logs import configure_logging
-from sigmawatch.registry import Registry, start_embedded
-from sigmawatch.settings import Settings, load_settings
-from sigmawatch.sources import dataset_source, uri_source
+from sigmawatch.registry import Registry
+from sigmawatch.registry.postgres import database_url, open_registry
+from sigmawatch.settings import ConfigError, StorageSettings, TrainingSettings, load_settings
 from sigmawatch.training import train_series
-
-EXIT_INVALID = 2
-# A training run that processed every series but some were rejected: the
-# training Job's podFailurePolicy fails that index instead of retrying it.
-EXIT_SERIES_FAILED = 3
+from sigmawatch.training_job import Exit
+from sigmawatch_inference.settings import ServiceSettings
 
 
 def _print_json(document: Any, stream: Any = None) -> None:
     stream = stream or sys.stdout
     stream.write(orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
-
-
-def _database_url(settings: Settings) -> str:
-    return settings.database_url or start_embedded(settings.data_dir)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -62,12 +57,12 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
-    settings = load_settings(**overrides)
+    settings = load_settings(ServiceSettings, **overrides)
     configure_logging(settings.log_level)
     if settings.database_url is None:
         # Start the embedded server once here so every worker shares it.
-        os.environ["SIGMAWATCH_DATABASE_URL"] = _database_url(settings)
-        settings = load_settings(**overrides)
+        os.environ["SIGMAWATCH_DATABASE_URL"] = database_url(settings)
+        settings = load_settings(ServiceSettings, **overrides)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -88,38 +83,24 @@ def serve(args: argparse.Namespace) -> int:
         from sigmawatch_inference.app import create_app
 
         uvicorn.run(create_app(settings), **options)
-    return 0
-
-
-def _detector(args: argparse.Namespace) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in args.param or []:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--param takes name=value, got {item!r}")
-        try:
-            params[name] = float(value)
-        except ValueError:
-            raise SystemExit(f"--param {name} needs a number, got {value!r}") from None
-    return {"kind": args.detector, "params": params}
+    return Exit.OK
 
 
 @contextmanager
-def _registry(settings: Settings) -> Iterator[Registry]:
+def _registry(settings: StorageSettings) -> Iterator[Registry]:
     """A small, migrated registry connection for one command."""
-    registry = Registry(_database_url(settings), min_size=1, max_size=2)
-    registry.open()
+    registry = open_registry(settings, min_size=1, max_size=2)
     try:
-        registry.migrate()
         yield registry
     finally:
         registry.close()
 
 
 def train(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(TrainingSettings)
     configure_logging(settings.log_level)
     timestamps, values = read_training_file(Path(args.file))
+    detector = training_job.detector_from_args(args)
     with _registry(settings) as registry:
         result = train_series(
             args.series,
@@ -128,7 +109,7 @@ def train(args: argparse.Namespace) -> int:
             registry=registry,
             store=store_for(settings),
             settings=settings,
-            detector=_detector(args),
+            detector=detector.to_dict(),
             promote=not args.no_promote,
             source=args.source,
         )
@@ -137,47 +118,22 @@ def train(args: argparse.Namespace) -> int:
     else:
         state = "created" if result.created else "already existed"
         print(f"{result.record.series_id} {result.record.name} {state}")
-    return 0
+        for warning in result.warnings():
+            print(f"warning: {warning['message']}", file=sys.stderr)
+    return Exit.OK
 
 
 def train_fleet(args: argparse.Namespace) -> int:
     """Train this pod's shard of a model's series and record each outcome."""
-    settings = load_settings(
-        **({"retention_versions": args.keep_versions} if args.keep_versions else {})
-    )
+    run = training_job.from_args(args, os.environ)
+    settings = load_settings(TrainingSettings)
     configure_logging(settings.log_level)
-    store = store_for(settings)
-    source = (
-        dataset_source(store)
-        if args.dataset
-        else uri_source(
-            args.source_uri, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
-        )
-    )
-    listed = args.series or os.environ.get("SIGMAWATCH_JOB_SERIES", "")
-    series = (
-        [s for s in listed.split(",") if s] if listed else source.list_series(args.prefix or "")
-    )
-    index = (
-        args.shard_index
-        if args.shard_index is not None
-        else int(os.environ.get("JOB_COMPLETION_INDEX", "0"))
-    )
-    mine = select_shard(series, index, args.shard_count)
     with _registry(settings) as registry:
-        result = train_run(
-            args.run_id,
-            mine,
-            source,
-            registry=registry,
-            store=store,
-            settings=settings,
-            detector=_detector(args),
-            promote=not args.no_promote,
-            window=Window(args.window_points, parse_duration(args.window) if args.window else None),
+        outcome = run_shard(
+            run, registry=registry, store=store_for(settings), settings=settings, environ=os.environ
         )
-    _print_json({"run_id": args.run_id, "shard": index, "series": len(mine), **result.to_dict()})
-    return EXIT_SERIES_FAILED if result.failed else 0
+    _print_json(outcome.to_dict(run.run_id))
+    return Exit.SERIES_FAILED if outcome.result.failed else Exit.OK
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -187,7 +143,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"wrote {args.points} points to {args.out}", file=sys.stderr)
     else:
         _print_json({"timestamps": timestamps, "values": values})
-    return 0
+    return Exit.OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -203,28 +159,16 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train a new version of one series from a file")
     p.add_argument("--series", required=True, help="series_id")
     p.add_argument("--file", required=True, help="training data: .csv, .npy or .npz")
-    p.add_argument("--detector", default="zscore", help="detector kind (zscore, mad)")
-    p.add_argument("--param", action="append", help="detector parameter name=value")
+    training_job.add_detector_arguments(p)
     p.add_argument("--no-promote", action="store_true", help="keep production where it is")
     p.add_argument("--source", default="cli", help="recorded with the version")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.set_defaults(run=train)
 
-    p = commands.add_parser("train-fleet", help="train a shard of a model's series (training Jobs)")
-    p.add_argument("--run-id", required=True, help="recorded with every outcome (the Job name)")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--source-uri", help="data URI template, e.g. s3://b/train/{series_id}.npy")
-    where.add_argument("--dataset", action="store_true", help="use datasets uploaded via the API")
-    p.add_argument("--series", help="comma-separated ids (default: $SIGMAWATCH_JOB_SERIES)")
-    p.add_argument("--prefix", help="without --series: every series with data and this prefix")
-    p.add_argument("--shard-index", type=int, help="default: $JOB_COMPLETION_INDEX or 0")
-    p.add_argument("--shard-count", type=int, default=1)
-    p.add_argument("--detector", default="zscore")
-    p.add_argument("--param", action="append", help="detector parameter name=value")
-    p.add_argument("--window-points", type=int, help="train on at most the newest N points")
-    p.add_argument("--window", help="train on the newest span only, e.g. 30d")
-    p.add_argument("--keep-versions", type=int, help="retention: active versions per series")
-    p.add_argument("--no-promote", action="store_true")
+    p = commands.add_parser(
+        training_job.SUBCOMMAND, help="train a shard of a model's series (training Jobs)"
+    )
+    training_job.add_fleet_arguments(p)
     p.set_defaults(run=train_fleet)
 
     p = commands.add_parser("demo", help="generate a realistic demo series")
@@ -239,9 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
+    except ConfigError as exc:
+        print(f"sigmawatch: {exc}", file=sys.stderr)
+        return Exit.INVALID
     except SigmawatchError as exc:
         _print_json({"error": exc.to_dict()}, sys.stderr)
-        return EXIT_INVALID
+        return Exit.UNAVAILABLE if exc.retryable else Exit.INVALID
     return code
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
@@ -48,15 +46,6 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         response = answer(request, SigmawatchError(code, str(exc.detail), path=request.url.path))
         response.status_code = exc.status_code
         return response
-
-    @app.exception_handler(psycopg.OperationalError)
-    @app.exception_handler(PoolTimeout)
-    async def database_down(request: Request, exc: Exception) -> OrjsonResponse:
-        log.warning("registry unavailable", extra={"path": request.url.path, "error": str(exc)})
-        return answer(
-            request,
-            SigmawatchError(ErrorCode.STORAGE_UNAVAILABLE, "model registry unavailable; retry"),
-        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> OrjsonResponse:

@@ -1,36 +1,34 @@
-"""Finding the model that answers a request: cache first, registry and store on a miss."""
+"""Finding the model that answers: the cache without I/O, the registry and store on a miss."""
 
 from __future__ import annotations
 
-import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from anyio import to_thread
+from prometheus_client import Histogram
 
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.loading import LoadedModel, load_model
 from sigmawatch.registry import ACTIVE, Registry, VersionRecord
-from sigmawatch.registry.store import model_not_found, version_archived
+from sigmawatch.registry.errors import model_not_found, version_archived
 from sigmawatch_inference.cache import ModelCache
-from sigmawatch_inference.metrics import Metrics
-
-log = logging.getLogger(__name__)
 
 # A version served by the fallback is retried this often, so a storage
 # outage heals by itself once the store answers again.
 FALLBACK_TTL_S = 30.0
 
+type ModelKey = tuple[str, int | None]  # (series, version or None for production)
+
 
 class ModelResolver:
     def __init__(
-        self, registry: Registry, store: ArtifactStore, cache: ModelCache, metrics: Metrics
+        self, registry: Registry, store: ArtifactStore, cache: ModelCache, load_seconds: Histogram
     ) -> None:
         self.registry = registry
         self.store = store
         self.cache = cache
-        self.metrics = metrics
+        self.load_seconds = load_seconds
 
     def cached(self, series_id: str, version: int | None) -> LoadedModel | None:
         """The cached model, or None when the registry must be asked (no I/O)."""
@@ -42,49 +40,41 @@ class ModelResolver:
                 raise model_not_found(series_id)
         return self.cache.get((series_id, version))
 
-    async def resolve(self, series_id: str, version: int | None) -> LoadedModel:
-        model = self.cached(series_id, version)
-        if model is not None:
-            self.metrics.cache_hit()
-            return model
-        self.metrics.cache_miss()
-        return await to_thread.run_sync(self.load, series_id, version)
-
     def load(self, series_id: str, version: int | None) -> LoadedModel:
         """Ask the registry, load the artifact, cache both (blocking)."""
-        generation = self.cache.generation
+        token = self.cache.token()
         if version is None:
             try:
                 record = self.registry.get_production(series_id)
             except SigmawatchError as exc:
                 if exc.code is ErrorCode.MODEL_NOT_FOUND:
-                    self.cache.set_pointer(series_id, None, generation=generation)
+                    self.cache.set_pointer(series_id, None, token=token)
                 raise
-            self.cache.set_pointer(series_id, record.version, generation=generation)
+            self.cache.set_pointer(series_id, record.version, token=token)
         else:
             record = self.registry.get_version(series_id, version)
             if record.status != ACTIVE:
                 raise version_archived(series_id, version)
-        return self._load_record(record)
+        return self._load_record(record, token)
 
-    def _load_record(self, record: VersionRecord) -> LoadedModel:
+    def _load_record(self, record: VersionRecord, token: int) -> LoadedModel:
         model = self.cache.get((record.series_id, record.version))
         if model is not None:
             return model
         started = time.perf_counter()
         model = load_model(record, self.store)
-        self.metrics.model_load.observe(time.perf_counter() - started)
-        self.cache.put(model, ttl_s=FALLBACK_TTL_S if model.load_error else None)
+        self.load_seconds.observe(time.perf_counter() - started)
+        self.cache.put(model, token=token, ttl_s=FALLBACK_TTL_S if model.load_error else None)
         return model
 
     def warm_up(self, top_n: int, *, threads: int = 8) -> int:
         """Load the production versions of the `top_n` most-used series (MOD-7)."""
         if top_n <= 0:
             return 0
-        generation = self.cache.generation
+        token = self.cache.token()
         records = self.registry.most_used(top_n)
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="warmup") as pool:
-            loaded = list(pool.map(self._load_record, records))
+            loaded = list(pool.map(lambda r: self._load_record(r, token), records))
         for record in records:
-            self.cache.set_pointer(record.series_id, record.version, generation=generation)
+            self.cache.set_pointer(record.series_id, record.version, token=token)
         return len(loaded)

@@ -74,6 +74,12 @@ class Stats(BaseModel):
     p99: float
 
 
+class TrainingWarning(BaseModel):
+    code: Literal["POINTER_HELD"]
+    message: str
+    holder: str
+
+
 class TrainResponse(BaseModel):
     series_id: str
     version: str
@@ -86,6 +92,9 @@ class TrainResponse(BaseModel):
     stats: Stats
     training_ms: float
     archived_versions: list[str] = Field(description="Versions retention archived just now.")
+    warnings: list[TrainingWarning] = Field(
+        description="POINTER_HELD: promotion was asked for, but a holder kept production."
+    )
 
 
 class PredictionWarning(BaseModel):
@@ -171,6 +180,10 @@ class VersionModel(BaseModel):
 class VersionList(BaseModel):
     series_id: str
     production_version: str | None
+    production_holder: str | None = Field(
+        description="Who holds the production pointer (e.g. pin:<namespace>/<model>); "
+        "null when any writer may move it."
+    )
     latest_version: str
     versions: list[VersionModel]
 

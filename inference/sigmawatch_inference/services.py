@@ -12,34 +12,48 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sigmawatch.artifacts import ArtifactStore, StorageUnavailableError, store_for
-from sigmawatch.errors import ErrorCode, SigmawatchError
-from sigmawatch.registry import Registry, start_embedded
-from sigmawatch.settings import Settings
-from sigmawatch_inference.background import Background, UsageCounter
+from sigmawatch.artifacts import ArtifactStore, store_for
+from sigmawatch.errors import ErrorCode, SigmawatchError, StorageUnavailableError
+from sigmawatch.registry import Registry
+from sigmawatch.registry.postgres import open_registry
+from sigmawatch_inference.background import Background
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.predictor import Predictor
 from sigmawatch_inference.resolver import ModelResolver
+from sigmawatch_inference.settings import ServiceSettings
 from sigmawatch_inference.storage_monitor import STARTING, StorageMonitor, StorageState
+from sigmawatch_inference.usage import UsageCounter
 
 log = logging.getLogger(__name__)
+
+STARTING_MESSAGE = "service is starting; retry shortly"
+
+
+def _postgres(settings: ServiceSettings) -> Registry:
+    return open_registry(settings)
 
 
 @dataclass
 class Services:
-    settings: Settings
+    settings: ServiceSettings
+    # How the registry is opened: PostgreSQL (embedded by default); tests pass others.
+    open_registry: Callable[[ServiceSettings], Registry] = _postgres
+    open_store: Callable[[ServiceSettings], ArtifactStore] = store_for
     metrics: Metrics = field(default_factory=Metrics)
     usage: UsageCounter = field(default_factory=UsageCounter)
     started_at: float = field(default_factory=time.time)
     ready: threading.Event = field(default_factory=threading.Event)
+    # The code of the last start-up failure; its detail is in the log only.
     startup_error: str | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     registry: Registry | None = None
     store: ArtifactStore | None = None
     cache: ModelCache | None = None
-    resolver: ModelResolver | None = None
+    predictor: Predictor | None = None
     background: Background | None = None
     monitor: StorageMonitor | None = None
 
@@ -47,7 +61,7 @@ class Services:
         """Blocking start-up, retried with backoff until it succeeds or `stop()`.
 
         A dependency that is down at boot (database, bucket) delays readiness
-        instead of killing the process; readiness reports the last error.
+        instead of killing the process; readiness reports the last error's code.
         """
         delay = 0.5
         while not self._stopping.is_set():
@@ -56,7 +70,9 @@ class Services:
                 self.startup_error = None
                 return
             except Exception as exc:
-                self.startup_error = repr(exc)
+                self.startup_error = (
+                    exc.code.value if isinstance(exc, SigmawatchError) else type(exc).__name__
+                )
                 log.exception("start-up failed; retrying", extra={"retry_in_s": delay})
                 self._teardown()
             self._stopping.wait(delay)
@@ -64,20 +80,20 @@ class Services:
 
     def _start(self) -> None:
         settings = self.settings
-        url = settings.database_url or start_embedded(settings.data_dir)
-        self.registry = Registry(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
-        self.registry.open()
-        applied = self.registry.migrate()
-        log.info("registry ready", extra={"migrations_applied": applied})
-        self.store = store_for(settings)
-        self.monitor = StorageMonitor(self.registry, self.store, self.metrics)
-        first = self.monitor.start()  # the start-up storage check, done once
-        if not first.ok:
-            raise StorageUnavailableError("storage did not answer at start-up", reason=first.reason)
-        self.cache = ModelCache(
+        self.registry = self.open_registry(settings)
+        log.info("registry ready")
+        self.store = self.open_store(settings)
+        cache = self.cache = ModelCache(
             settings.cache_max_entries, settings.cache_max_bytes, settings.cache_ttl_s
         )
-        self.resolver = ModelResolver(self.registry, self.store, self.cache, self.metrics)
+        self.monitor = StorageMonitor(
+            self.registry, self.store, self.metrics, changes=lambda: cache.invalidations
+        )
+        first = self.monitor.start()  # the start-up storage check, done once
+        if not first.ok:
+            raise StorageUnavailableError("storage did not answer at start-up")
+        resolver = ModelResolver(self.registry, self.store, self.cache, self.metrics.model_load)
+        self.predictor = Predictor(resolver, settings, self.metrics, self.usage)
         self.background = Background(
             registry=self.registry,
             cache=self.cache,
@@ -89,7 +105,7 @@ class Services:
         # Listen before warming up, so no change slips between the two.
         self.background.start()
         started = time.perf_counter()
-        loaded = self.resolver.warm_up(settings.warmup_top_n)
+        loaded = resolver.warm_up(settings.warmup_top_n)
         seconds = time.perf_counter() - started
         self.metrics.warmup_seconds.set(seconds)
         self.metrics.warmup_models.set(loaded)
@@ -109,25 +125,21 @@ class Services:
             self.background.stop()
         if self.registry is not None:
             self.registry.close()
-        self.registry = self.store = self.resolver = self.cache = None
+        self.registry = self.store = self.predictor = self.cache = None
         self.background = self.monitor = None
 
     # -- what handlers need ---------------------------------------------------------
 
-    def require(self) -> tuple[Registry, ArtifactStore, ModelResolver]:
+    def require(self) -> tuple[Registry, ArtifactStore, Predictor]:
         """The started components, or STORAGE_UNAVAILABLE while starting."""
         if (
             not self.ready.is_set()
             or self.registry is None
             or self.store is None
-            or self.resolver is None
+            or self.predictor is None
         ):
-            raise SigmawatchError(
-                ErrorCode.STORAGE_UNAVAILABLE,
-                "service is starting; retry shortly",
-                startup_error=self.startup_error,
-            )
-        return self.registry, self.store, self.resolver
+            raise SigmawatchError(ErrorCode.STORAGE_UNAVAILABLE, STARTING_MESSAGE)
+        return self.registry, self.store, self.predictor
 
     def storage(self) -> StorageState:
         """The last background check of registry and store (never blocks)."""

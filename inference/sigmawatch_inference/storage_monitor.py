@@ -3,7 +3,13 @@
 A background thread pings both every few seconds; `/healthcheck` and the
 metrics read the last result and never wait on storage themselves. A check
 that hangs (a stopped database answers nothing) shows up as a stale result,
-reported unhealthy once it is older than a few intervals.
+reported unhealthy once it is older than a few intervals. The number of
+trained series is a summary and counting it scans the series table, so it
+is counted only when the registry changed (at most every few seconds) and
+otherwise every few minutes, never on every ping.
+
+`reason` is written for callers of /healthcheck; what failed in detail
+(hosts, buckets) goes to the log only.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sigmawatch.artifacts import ArtifactStore
@@ -21,6 +28,8 @@ log = logging.getLogger(__name__)
 
 INTERVAL_S = 2.0
 STALE_AFTER_S = 10.0
+COUNT_MIN_GAP_S = 5.0  # counts while the registry keeps changing, at most this often
+COUNT_MAX_AGE_S = 300.0  # and at least this often, for changes this pod was not told of
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +44,22 @@ STARTING = StorageState(False, "not checked yet", None, 0.0)
 
 
 class StorageMonitor:
-    def __init__(self, registry: Registry, store: ArtifactStore, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        store: ArtifactStore,
+        metrics: Metrics,
+        *,
+        changes: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """`changes()` grows whenever this pod learns the registry changed."""
         self.registry = registry
         self.store = store
         self.metrics = metrics
+        self.changes = changes
         self._last = STARTING
+        self._counted_at: float | None = None
+        self._counted_changes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sigmawatch-storage", daemon=True)
 
@@ -51,7 +71,8 @@ class StorageMonitor:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def state(self) -> StorageState:
         last = self._last
@@ -62,15 +83,33 @@ class StorageMonitor:
             )
         return last
 
-    def check(self) -> StorageState:
+    def _series_trained(self, now: float) -> int | None:
+        changes = self.changes()
+        age = None if self._counted_at is None else now - self._counted_at
+        due = (
+            age is None
+            or age >= COUNT_MAX_AGE_S
+            or (changes != self._counted_changes and age >= COUNT_MIN_GAP_S)
+        )
+        if not due:
+            return self._last.series_trained
+        self._counted_at, self._counted_changes = now, changes
+        return self.registry.count_served(prefix="")
+
+    def check(self, now: float | None = None) -> StorageState:
+        now = time.monotonic() if now is None else now
+        part = "model registry"
         try:
             self.registry.ping()
+            part = "artifact store"
             self.store.ping()
-            state = StorageState(True, None, self.registry.count_trained_series(), time.monotonic())
+            state = StorageState(True, None, self._series_trained(now), now)
         except Exception as exc:
-            state = StorageState(False, str(exc), self._last.series_trained, time.monotonic())
-            if self._last.ok:
-                log.warning("storage unavailable", extra={"error": state.reason})
+            state = StorageState(
+                False, f"the {part} does not answer", self._last.series_trained, now
+            )
+            if self._last.ok or self._last is STARTING:
+                log.warning("storage unavailable", extra={"part": part, "error": str(exc)})
         self._last = state
         self.metrics.storage_up.set(1 if state.ok else 0)
         return state

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import kopf
 
 from sigmawatch.logs import configure_logging
-from sigmawatch.settings import load_settings
+from sigmawatch.settings import ConfigError, StorageSettings, load_settings
+from sigmawatch.training_job import Exit
 from sigmawatch_operator.app import OperatorApp
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.handlers import register
@@ -32,15 +34,20 @@ def main() -> None:
         help="watch only this namespace (repeatable); default: every namespace",
     )
     args = parser.parse_args()
-    settings = load_settings()
+    try:
+        settings = load_settings(StorageSettings)
+        config = load_settings(OperatorConfig)
+    except ConfigError as exc:
+        print(f"sigmawatch-operator: {exc}", file=sys.stderr)
+        raise SystemExit(Exit.INVALID) from None
     configure_logging(settings.log_level)
     logging.getLogger("kopf").setLevel(max(logging.getLogger().level, logging.INFO))
     load_config()
-    registry = kopf.OperatorRegistry()
-    app = OperatorApp(settings, OperatorConfig(), namespaced=bool(args.namespace))
-    register(registry, app)
+    handlers = kopf.OperatorRegistry()
+    app = OperatorApp(settings, config, namespaced=bool(args.namespace))
+    register(handlers, app)
     kopf.run(
-        registry=registry,
+        registry=handlers,
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),
         liveness_endpoint=args.liveness,

@@ -10,27 +10,44 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-import psycopg
 from kubernetes.client.exceptions import ApiException
 
 from sigmawatch.artifacts import store_for
 from sigmawatch.errors import SigmawatchError
-from sigmawatch.registry import Registry, start_embedded
-from sigmawatch.settings import Settings
+from sigmawatch.registry import Registry, Writer
+from sigmawatch.registry.postgres import open_registry
+from sigmawatch.settings import StorageSettings
+from sigmawatch.training_job import GROUP
 from sigmawatch_operator import conditions as cond
+from sigmawatch_operator.act import Actor
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.kube import KubeApi
 from sigmawatch_operator.metrics import OperatorMetrics
+from sigmawatch_operator.model_spec import InvalidSpecError, parse_spec
 from sigmawatch_operator.planning import format_time
-from sigmawatch_operator.reconciler import Outcome, Reconciler
+from sigmawatch_operator.reconciler import Reconciler
+from sigmawatch_operator.report import Outcome
 from sigmawatch_operator.rollouts import check_rollout, rollout_status
 
 log = logging.getLogger(__name__)
 
-GROUP = "sigmawatch.dev"
-# What a reconcile may hit that heals by itself: retried by kopf with a delay.
-TRANSIENT = (psycopg.Error, ApiException, OSError, SigmawatchError)
 RETRY_DELAY_S = 15
+
+
+def failure(exc: Exception, what: str) -> kopf.TemporaryError | kopf.PermanentError | None:
+    """How kopf should treat a reconcile's failure; None: not one of ours to classify.
+
+    Outages (the registry, the store, the API server) heal by themselves and
+    are retried soon; a domain error that retrying cannot fix is permanent
+    for this change (the drift timer still reconciles on its interval).
+    """
+    if isinstance(exc, SigmawatchError):
+        if exc.retryable:
+            return kopf.TemporaryError(f"{what}, retrying: {exc.message}", delay=RETRY_DELAY_S)
+        return kopf.PermanentError(f"{what}: {exc.code.value}: {exc.message}")
+    if isinstance(exc, ApiException | OSError):
+        return kopf.TemporaryError(f"{what}, retrying: {exc}", delay=RETRY_DELAY_S)
+    return None
 
 
 def utcnow() -> datetime:
@@ -39,7 +56,7 @@ def utcnow() -> datetime:
 
 class OperatorApp:
     def __init__(
-        self, settings: Settings, config: OperatorConfig, *, namespaced: bool = False
+        self, settings: StorageSettings, config: OperatorConfig, *, namespaced: bool = False
     ) -> None:
         self.settings = settings
         self.config = config
@@ -72,21 +89,12 @@ class OperatorApp:
         settings.scanning.disabled = self.namespaced
 
     def start(self) -> None:
-        url = self.settings.database_url or start_embedded(self.settings.data_dir)
-        self.registry = Registry(url, min_size=1, max_size=4)
-        self.registry.open()
-        self.registry.migrate()
-        store = store_for(self.settings)
+        self.registry = open_registry(self.settings, min_size=1, max_size=4)
         self.kube = KubeApi()
-        self.reconciler = Reconciler(
-            jobs=self.kube,
-            registry=self.registry,
-            store=store,
-            settings=self.settings,
-            config=self.config,
-            metrics=self.metrics,
-            clock=utcnow,
+        actor = Actor(
+            self.kube, self.registry, store_for(self.settings), self.settings, self.config
         )
+        self.reconciler = Reconciler(self.kube, self.registry, actor, self.metrics, utcnow)
         self.metrics.serve(self.config.metrics_port)
 
     def stop(self) -> None:
@@ -106,21 +114,37 @@ class OperatorApp:
                 snapshot = _plain(body)
                 try:
                     outcome = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
-                except TRANSIENT as exc:
+                except Exception as exc:
                     self.metrics.reconciles.labels("AnomalyModel", "error").inc()
-                    raise kopf.TemporaryError(
-                        f"reconcile failed, retrying: {exc}", delay=RETRY_DELAY_S
-                    ) from exc
+                    classified = failure(exc, "reconcile failed")
+                    if classified is None:
+                        raise
+                    raise classified from exc
         self.metrics.reconciles.labels("AnomalyModel", "ok").inc()
         _write_status(patch, snapshot["status"], outcome)
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         self._count_ready(uid, cond.is_true(outcome.status, cond.READY))
 
-    def model_deleted(self, body: kopf.Body) -> None:
+    async def model_deleted(self, body: kopf.Body) -> None:
         # Registry rows and artifacts are kept on purpose (docs/operator.md):
         # the versions keep serving and can be adopted by a new AnomalyModel.
-        uid = body["metadata"]["uid"]
+        # A pin this model held is released: nothing would enforce it any more.
+        meta = body["metadata"]
+        try:
+            series_id = parse_spec(dict(body.get("spec") or {})).series_id
+        except InvalidSpecError:
+            series_id = None
+        if series_id is not None and self.registry is not None:
+            writer = Writer.pin(meta["namespace"], meta["name"])
+            try:
+                await asyncio.to_thread(self.registry.release_pointer, series_id, by=writer)
+            except SigmawatchError as exc:
+                log.warning(
+                    "could not release the pin of a deleted model",
+                    extra={"series_id": series_id, "holder": writer.holder, "error": exc.message},
+                )
+        uid = meta["uid"]
         self._locks.pop(uid, None)
         self._ready.pop(uid, None)
         self._count_ready(None, False)
@@ -150,10 +174,11 @@ class OperatorApp:
                 lambda name: kube.get_model(namespace, name),
                 registry,
             )
-        except TRANSIENT as exc:
-            raise kopf.TemporaryError(
-                f"rollout check failed, retrying: {exc}", delay=RETRY_DELAY_S
-            ) from exc
+        except Exception as exc:
+            classified = failure(exc, "rollout check failed")
+            if classified is None:
+                raise
+            raise classified from exc
         previous = body.get("status") or {}
         status = rollout_status(
             valid,
@@ -179,7 +204,9 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
 
 
 def _write_status(patch: kopf.Patch, previous: Mapping[str, Any], outcome: Outcome) -> None:
-    for key, value in merge_patch(previous, outcome.status).items():
+    mine = {k: v for k, v in previous.items() if k != "kopf"}  # kopf's own keys stay kopf's
+    wanted = outcome.status if outcome.whole else {**mine, **outcome.status}
+    for key, value in merge_patch(mine, wanted).items():
         patch.status[key] = value
 
 
@@ -198,6 +225,9 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
             nested = merge_patch(before, value)
             if nested:
                 patch[key] = nested
-        elif before != value or key not in old:
+        elif key not in old:
+            if value is not None:  # null on an absent key changes nothing: send nothing
+                patch[key] = value
+        elif before != value:
             patch[key] = value
     return patch

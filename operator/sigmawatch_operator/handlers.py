@@ -1,6 +1,7 @@
 """Every kopf registration, each a thin adapter into OperatorApp.
 
-Handlers are registered on an explicit registry by `register()`, so their
+Handlers are registered on an explicit `kopf.OperatorRegistry` (kopf's
+handler registry, not the model registry) by `register()`, so their
 settings (the reconcile interval) come from configuration, not import time.
 """
 
@@ -16,38 +17,38 @@ MODELS = ("sigmawatch.dev", "v1alpha1", "anomalymodels")
 ROLLOUTS = ("sigmawatch.dev", "v1alpha1", "modelrollouts")
 
 
-def register(registry: kopf.OperatorRegistry, app: OperatorApp) -> None:
-    @kopf.on.startup(registry=registry)
+def register(handlers: kopf.OperatorRegistry, app: OperatorApp) -> None:
+    @kopf.on.startup(registry=handlers)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         app.configure(settings)
         app.start()
 
-    @kopf.on.login(registry=registry)
+    @kopf.on.login(registry=handlers)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # The same credentials as the Kubernetes client (in-cluster or KUBECONFIG).
         info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
         return info
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.cleanup(registry=handlers)
     async def cleanup(**_: Any) -> None:
         app.stop()
 
-    @kopf.on.resume(*MODELS, registry=registry)
-    @kopf.on.create(*MODELS, registry=registry)
-    @kopf.on.update(*MODELS, registry=registry)
+    @kopf.on.resume(*MODELS, registry=handlers)
+    @kopf.on.create(*MODELS, registry=handlers)
+    @kopf.on.update(*MODELS, registry=handlers)
     async def reconcile_model(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await app.reconcile_model(body, patch)
 
-    @kopf.timer(*MODELS, interval=app.config.reconcile_interval_s, registry=registry)
+    @kopf.timer(*MODELS, interval=app.config.reconcile_interval_s, registry=handlers)
     async def follow_model(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await app.reconcile_model(body, patch)
 
-    @kopf.on.delete(*MODELS, optional=True, registry=registry)
+    @kopf.on.delete(*MODELS, optional=True, registry=handlers)
     async def model_deleted(body: kopf.Body, **_: Any) -> None:
-        app.model_deleted(body)
+        await app.model_deleted(body)
 
-    @kopf.on.resume(*ROLLOUTS, registry=registry)
-    @kopf.on.create(*ROLLOUTS, registry=registry)
-    @kopf.on.update(*ROLLOUTS, registry=registry)
+    @kopf.on.resume(*ROLLOUTS, registry=handlers)
+    @kopf.on.create(*ROLLOUTS, registry=handlers)
+    @kopf.on.update(*ROLLOUTS, registry=handlers)
     async def check_rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await app.check_rollout(body, patch)

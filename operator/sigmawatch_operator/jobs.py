@@ -2,56 +2,54 @@
 
 One Indexed Job trains a whole model: each index trains a deterministic
 shard of the series (`sigmawatch train-fleet`), so a 100k-series fleet is
-one Job with bounded parallelism, not 100k objects. Exit code 3 means the
-pod finished but some series were rejected: the podFailurePolicy fails that
-index without retrying, because retrying bad data changes nothing.
+one Job with bounded parallelism, not 100k objects. The Job's name is
+deterministic (model, training key, the run's due time), so two operator
+replicas that race create one Job: the second gets 409 and adopts it.
+The arguments, environment and exit codes are the contract in
+`sigmawatch.training_job`; exits in `NO_RETRY` (bad input, rejected
+series) fail that index without retrying, because retrying bad data
+changes nothing.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from sigmawatch import training_job
+from sigmawatch.training_job import GROUP, VERSION, FleetRun
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.model_spec import ModelSpec
 
-GROUP = "sigmawatch.dev"
-VERSION = "v1alpha1"
 MODEL_LABEL = f"{GROUP}/model"
 KEY_LABEL = f"{GROUP}/training-key"
-CONTAINER = "train"
 KEY_CHARS = 16  # the training key as carried by a Job's label
-EXIT_SERIES_FAILED = 3
 # Job names end up in pod hostnames (<job>-<index>, at most 63 characters).
 _NAME_ROOM = 36
 
 
-def job_name(model: str, key: str, now: float | None = None) -> str:
-    stamp = format(int(now if now is not None else time.time()), "x")
+def job_name(model: str, key: str, due: float) -> str:
+    """The same on every replica for the same model, inputs and due time."""
     base = model[:_NAME_ROOM].rstrip("-.")
-    return f"{base}-{key[:8]}-{stamp}"
+    return f"{base}-{key[:8]}-{format(int(due), 'x')}"
 
 
-def train_args(spec: ModelSpec, run_id: str, shards: int) -> list[str]:
-    args = ["train-fleet", "--run-id", run_id, "--shard-count", str(shards)]
-    args += ["--source-uri", spec.source_uri] if spec.source_uri else ["--dataset"]
-    if spec.prefix:
-        args += ["--prefix", spec.prefix]
-    args += ["--detector", spec.detector.kind]
-    for name, value in sorted(spec.detector.params.items()):
-        args += ["--param", f"{name}={value!r}"]  # repr: every digit, no rounding
-    if spec.window_points:
-        args += ["--window-points", str(spec.window_points)]
-    if spec.window:
-        args += ["--window", spec.window]
-    args += ["--keep-versions", str(spec.keep_versions)]
-    if spec.pinned_version is not None or not spec.promote:
-        args.append("--no-promote")
-    return args
+def fleet_run(spec: ModelSpec, run_id: str, shards: int) -> FleetRun:
+    return FleetRun(
+        run_id=run_id,
+        detector=spec.detector,
+        source_uri=spec.source_uri,
+        prefix=spec.prefix,
+        series=spec.explicit_series,
+        shard_count=shards,
+        window_points=spec.window_points,
+        window=spec.window,
+        keep_versions=spec.keep_versions,
+        promote=spec.promote and spec.pinned_version is None,
+    )
 
 
-def _env(spec: ModelSpec, config: OperatorConfig) -> list[dict[str, Any]]:
+def _env(run: FleetRun, config: OperatorConfig) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {
             "name": "SIGMAWATCH_DATABASE_URL",
@@ -72,11 +70,7 @@ def _env(spec: ModelSpec, config: OperatorConfig) -> list[dict[str, Any]]:
                     },
                 }
             )
-    if spec.explicit_series and not spec.single:
-        # Explicit lists travel in the environment: argv limits are tighter.
-        env.append({"name": "SIGMAWATCH_JOB_SERIES", "value": ",".join(spec.explicit_series)})
-    elif spec.single:
-        env.append({"name": "SIGMAWATCH_JOB_SERIES", "value": spec.series_id})
+    env += [{"name": name, "value": value} for name, value in training_job.env(run).items()]
     return env
 
 
@@ -89,7 +83,9 @@ def build_job(
     shards: int,
     config: OperatorConfig,
 ) -> dict[str, Any]:
+    """`model` needs metadata name, namespace and uid (the owner reference)."""
     meta = model["metadata"]
+    run = fleet_run(spec, name, shards)
     labels = {
         "app.kubernetes.io/name": "sigmawatch-training",
         "app.kubernetes.io/managed-by": "sigmawatch-operator",
@@ -97,12 +93,12 @@ def build_job(
         KEY_LABEL: key[:KEY_CHARS],
     }
     container: dict[str, Any] = {
-        "name": CONTAINER,
+        "name": training_job.CONTAINER,
         "image": config.training_image,
         "imagePullPolicy": config.image_pull_policy,
-        "command": ["sigmawatch"],
-        "args": train_args(spec, name, shards),
-        "env": _env(spec, config),
+        "command": [training_job.COMMAND],
+        "args": training_job.to_args(run),
+        "env": _env(run, config),
         "envFrom": [{"configMapRef": {"name": config.config_map, "optional": True}}],
         "resources": spec.resources
         or {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
@@ -142,9 +138,9 @@ def build_job(
                     {
                         "action": "FailIndex",
                         "onExitCodes": {
-                            "containerName": CONTAINER,
+                            "containerName": training_job.CONTAINER,
                             "operator": "In",
-                            "values": [EXIT_SERIES_FAILED],
+                            "values": [int(code) for code in training_job.NO_RETRY],
                         },
                     }
                 ]

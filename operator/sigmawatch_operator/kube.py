@@ -7,7 +7,9 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from sigmawatch_operator.jobs import GROUP, MODEL_LABEL, VERSION
+from sigmawatch.training_job import GROUP, VERSION
+from sigmawatch_operator.job_client import JobRejectedError
+from sigmawatch_operator.jobs import MODEL_LABEL
 
 
 def load_config() -> None:
@@ -29,13 +31,18 @@ class KubeApi:
         serialized: list[dict[str, Any]] = self.api.sanitize_for_serialization(jobs.items)
         return serialized
 
-    def create_job(self, manifest: dict[str, Any]) -> None:
+    def create_job(self, manifest: dict[str, Any]) -> bool:
+        """True when created; False when a Job of that name exists (adopted)."""
         try:
             # The client accepts plain dicts as bodies; its stubs only name V1Job.
             self.batch.create_namespaced_job(manifest["metadata"]["namespace"], cast(Any, manifest))
         except ApiException as exc:
-            if exc.status != 409:  # already created by an earlier attempt: adopt it
-                raise
+            if exc.status == 409:  # another replica or an earlier attempt created it
+                return False
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                raise JobRejectedError(f"{exc.status} {exc.reason}: {exc.body}"[:500]) from exc
+            raise
+        return True
 
     def get_model(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

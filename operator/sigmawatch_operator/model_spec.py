@@ -76,10 +76,8 @@ class ModelSpec:
         }
         return hashlib.sha256(orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
-    def shards(self, series_count: int | None) -> int:
-        """Indexed Job completions: one per `series_per_pod` series (selectors: parallelism)."""
-        if series_count is None:
-            return self.parallelism
+    def shards(self, series_count: int) -> int:
+        """Indexed Job completions: one per `series_per_pod` series."""
         return max(1, -(-series_count // self.series_per_pod))
 
 

@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 
 from sigmawatch.errors import ErrorCode
+from sigmawatch.registry import Writer
+from sigmawatch.registry.postgres import PostgresRegistry
+from support import postgres
 from support.data import series_data, train_body
 from support.service import Service, ServiceFactory
 
@@ -121,6 +124,8 @@ CASES: dict[ErrorCode, tuple[Call, int, str | None]] = {
 ELSEWHERE = {
     ErrorCode.STORAGE_UNAVAILABLE: "test_storage.py",
     ErrorCode.ARTIFACT_CORRUPT: "test_corrupt_artifact_on_plot (this module)",
+    ErrorCode.ARTIFACT_MISSING: "test_missing_artifact_on_plot (this module)",
+    ErrorCode.POINTER_HELD: "test_a_pinned_series_refuses_rollbacks_and_promotions (this module)",
     ErrorCode.DATA_NOT_FOUND: "tests/cluster: a training Job whose series has no data",
     ErrorCode.INTERNAL_ERROR: "not producible on purpose: any unexpected exception",
 }
@@ -227,6 +232,51 @@ def test_corrupt_artifact_on_plot(
             abs(10.0 - client.get("/v1/series/bent/versions/v1").json()["stats"]["mean"])
             / client.get("/v1/series/bent/versions/v1").json()["stats"]["std"],
         )
+
+
+def test_missing_artifact_on_plot(
+    make_service: ServiceFactory, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data_dir = tmp_path_factory.mktemp("missing")
+    service: Service = make_service("missing", env={"SIGMAWATCH_DATA_DIR": str(data_dir)})
+    with service.client() as client:
+        client.post("/v1/series/gone/train", json=train_body())
+        for array in (data_dir / "artifacts" / "models" / "gone").rglob("*.npy"):
+            array.unlink()
+        response = client.get("/plot", params={"series_id": "gone"})
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "ARTIFACT_MISSING"
+
+
+def test_a_pinned_series_refuses_rollbacks_and_promotions(
+    make_service: ServiceFactory, pg_admin_url: str
+) -> None:
+    """docs/decisions/0010 over HTTP: a pin (an AnomalyModel's) holds production."""
+    url = postgres.create_database(pg_admin_url)
+    service: Service = make_service("pinned", env={"SIGMAWATCH_DATABASE_URL": url})
+    registry = PostgresRegistry(url)
+    registry.open()
+    try:
+        with service.client() as client:
+            for seed in range(2):
+                client.post("/v1/series/held/train", json=train_body(seed=seed))
+            registry.set_production("held", 1, by=Writer.pin("plant", "held-model"))
+            refused = client.post("/v1/series/held/rollback", json={"version": "v2"})
+            assert refused.status_code == 409
+            error = refused.json()["error"]
+            assert error["code"] == "POINTER_HELD"
+            assert error["details"]["holder"] == "pin:plant/held-model"
+            trained = client.post("/v1/series/held/train", json=train_body(seed=9))
+            assert trained.status_code == 201
+            answer = trained.json()
+            assert (answer["version"], answer["production"]) == ("v3", False)
+            assert [w["code"] for w in answer["warnings"]] == ["POINTER_HELD"]
+            listing = client.get("/v1/series/held/versions").json()
+            assert listing["production_version"] == "v1"
+            assert listing["production_holder"] == "pin:plant/held-model"
+    finally:
+        registry.close()
+        postgres.drop_database(pg_admin_url, url)
 
 
 def test_catalogue_inputs_the_database_cannot_take_are_client_errors(trained: httpx.Client) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmawatch.registry import Registry
+from sigmawatch.registry.postgres import PostgresRegistry
 from support import postgres
 from support.kube import Cluster, start_cluster, wait_for_object
 from support.kubelet import FakeKubelet
@@ -86,7 +86,7 @@ def plant(
     """CRDs installed, a registry database, and folders for artifacts and training data."""
     install_crds(cluster)
     url = postgres.create_database(pg_admin_url)
-    registry = Registry(url, max_size=4)
+    registry = PostgresRegistry(url, max_size=4)
     registry.open()
     registry.migrate()
     try:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from sigmawatch.settings import Settings
+from sigmawatch_inference.settings import ServiceSettings
 from sigmawatch_operator.config import OperatorConfig
 from support.kube import Cluster
 from support.tiers import require
@@ -348,7 +348,7 @@ def test_operator_runs_two_peered_replicas_with_its_settings(
 
 def test_settings_in_manifests_are_real_settings(overlays: dict[str, list[Obj]]) -> None:
     """A misspelt SIGMAWATCH_* variable would be ignored silently by pydantic-settings."""
-    known = {f"SIGMAWATCH_{field.upper()}" for field in Settings.model_fields}
+    known = {f"SIGMAWATCH_{field.upper()}" for field in ServiceSettings.model_fields}
     known |= {f"SIGMAWATCH_OPERATOR_{field.upper()}" for field in OperatorConfig.model_fields}
     for name, objects in overlays.items():
         used = set(find(objects, "ConfigMap", "sigmawatch-config")["data"])

@@ -1,13 +1,17 @@
-"""The registry on a real PostgreSQL (REG-1..6, CONS-2, CONS-3)."""
+"""What only the PostgreSQL registry can show: processes, migrations, NOTIFY, lock order,
+bounded waits and the driver's errors as domain errors. The behaviour every registry
+shares is the contract suite in tests/contract/."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -15,100 +19,13 @@ import pytest
 from sigmawatch.artifacts import FileStore
 from sigmawatch.datasets import write_training_file
 from sigmawatch.errors import ErrorCode, SigmawatchError
-from sigmawatch.lifecycle import restore_version
-from sigmawatch.registry import CHANNEL, CatalogueQuery, Registry, search
-from sigmawatch.registry.runs import prune_results, record_result, run_summary
-from sigmawatch.registry.schema import available, migrate
-from sigmawatch.settings import Settings
-from sigmawatch.training import TrainResult, train_series
+from sigmawatch.registry import API, CatalogueQuery
+from sigmawatch.registry.postgres import CHANNEL, PostgresRegistry
+from sigmawatch.registry.postgres.schema import available, migrate
+from sigmawatch.settings import TrainingSettings
 from support.data import series_data
 from support.service import SOURCE_ROOTS
-
-
-def train(
-    registry: Registry,
-    store: FileStore,
-    settings: Settings,
-    series: str,
-    seed: int,
-    *,
-    promote: bool = True,
-    detector: dict[str, Any] | None = None,
-) -> TrainResult:
-    timestamps, values = series_data(10_000, seed=seed)
-    return train_series(
-        series,
-        timestamps,
-        values,
-        registry=registry,
-        store=store,
-        settings=settings,
-        promote=promote,
-        detector=detector,
-    )
-
-
-def test_versions_count_up_and_new_ones_become_production(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    names = [train(registry, file_store, settings, "s1", seed).record.name for seed in range(3)]
-    assert names == ["v1", "v2", "v3"]
-    assert registry.get_production("s1").name == "v3"
-    held = train(registry, file_store, settings, "s1", 99, promote=False)
-    assert held.record.name == "v4"
-    assert not held.record.is_production
-    assert registry.get_production("s1").name == "v3"
-
-
-def test_first_version_is_production_even_without_promote(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    result = train(registry, file_store, settings, "s2", 0, promote=False)
-    assert result.record.is_production
-
-
-def test_same_data_and_spec_is_the_same_version(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    first = train(registry, file_store, settings, "s3", 1)
-    again = train(registry, file_store, settings, "s3", 1)
-    assert (first.created, again.created) == (True, False)
-    assert again.record.name == "v1"
-    other_spec = train(registry, file_store, settings, "s3", 1, detector={"kind": "mad"})
-    assert other_spec.created
-    assert other_spec.record.name == "v2"
-
-
-def test_same_data_at_once_from_many_threads_makes_one_version(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    barrier = threading.Barrier(8)
-
-    def go(_: int) -> TrainResult:
-        barrier.wait()
-        return train(registry, file_store, settings, "race", 7)
-
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(go, range(8)))
-    assert sum(r.created for r in results) == 1
-    assert {r.record.name for r in results} == {"v1"}
-    assert [r.name for r in registry.list_versions("race")] == ["v1"]
-
-
-def test_different_data_at_once_gets_consecutive_versions(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    barrier = threading.Barrier(8)
-
-    def go(seed: int) -> TrainResult:
-        barrier.wait()
-        return train(registry, file_store, settings, "race2", seed)
-
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(go, range(8)))
-    assert all(r.created for r in results)
-    assert sorted(r.record.version for r in results) == list(range(1, 9))
-    assert [r.version for r in registry.list_versions("race2")] == list(range(1, 9))
+from support.training import train
 
 
 def test_concurrent_trainings_from_separate_processes(database_url: str, tmp_path: Path) -> None:
@@ -148,105 +65,12 @@ def test_concurrent_trainings_from_separate_processes(database_url: str, tmp_pat
     lines = sorted(out.strip() for out, _ in outputs)
     assert sum("created" in line for line in lines) == 4
     assert sum("already existed" in line for line in lines) == 4
-    registry = Registry(database_url)
+    registry = PostgresRegistry(database_url)
     registry.open()
     try:
         assert [r.version for r in registry.list_versions("proc")] == [1, 2, 3, 4]
     finally:
         registry.close()
-
-
-def test_retention_archives_beyond_ten_and_keeps_metadata(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    archived = []
-    for seed in range(12):
-        archived += train(registry, file_store, settings, "ret", seed).archived
-    assert archived == ["v1", "v2"]
-    records = {r.name: r for r in registry.list_versions("ret")}
-    assert [n for n, r in records.items() if r.status == "archived"] == ["v1", "v2"]
-    assert records["v1"].stats["n_points"] == 10_000  # metadata kept
-    assert records["v1"].artifact_prefix.startswith("archive/")
-    assert file_store.exists(records["v1"].artifact_prefix + "manifest.json")
-    assert not file_store.list(records["v1"].artifact_prefix.removeprefix("archive/"))
-    with pytest.raises(SigmawatchError) as caught:
-        registry.set_production("ret", 1)
-    assert caught.value.code is ErrorCode.VERSION_ARCHIVED
-
-
-def test_production_version_is_never_archived(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    train(registry, file_store, settings, "pinned", 0)
-    for seed in range(1, 3):
-        train(registry, file_store, settings, "pinned", seed)
-    registry.set_production("pinned", 1)
-    for seed in range(3, 13):
-        train(registry, file_store, settings, "pinned", seed, promote=False)
-    statuses = {r.name: r.status for r in registry.list_versions("pinned")}
-    assert statuses["v1"] == "active"
-    assert registry.get_production("pinned").name == "v1"
-    assert [n for n, s in statuses.items() if s == "archived"] == ["v2", "v3"]
-
-
-def test_restore_brings_an_archived_version_back(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    for seed in range(11):
-        train(registry, file_store, settings, "back", seed)
-    record = restore_version(registry, file_store, "back", 1)
-    assert record.status == "active"
-    assert not record.artifact_prefix.startswith("archive/")
-    assert file_store.exists(record.artifact_prefix + "manifest.json")
-    assert not file_store.list("archive/" + record.artifact_prefix)
-    assert registry.set_production("back", 1).is_production
-
-
-def test_rollback_errors_have_stable_codes(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    train(registry, file_store, settings, "rb", 0)
-    with pytest.raises(SigmawatchError) as missing_version:
-        registry.set_production("rb", 5)
-    assert missing_version.value.code is ErrorCode.INVALID_VERSION
-    with pytest.raises(SigmawatchError) as missing_series:
-        registry.set_production("nobody", 1)
-    assert missing_series.value.code is ErrorCode.MODEL_NOT_FOUND
-
-
-def test_catalogue_filters_and_pages_with_a_cursor(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    for i in range(7):
-        train(
-            registry,
-            file_store,
-            settings,
-            f"pump_{i}",
-            i,
-            detector={"kind": "mad" if i % 2 else "zscore"},
-        )
-    train(registry, file_store, settings, "pumpX", 50)  # "_" must not act as a wildcard
-    train(registry, file_store, settings, "pump_0", 51)
-    seen: list[tuple[str, str]] = []
-    cursor = None
-    while True:
-        page, cursor = search(
-            registry, CatalogueQuery(series_prefix="pump_", limit=3, cursor=cursor)
-        )
-        seen += [(r.series_id, r.name) for r in page]
-        if cursor is None:
-            break
-    assert len(seen) == 8
-    assert seen == sorted(seen)
-    assert ("pumpX", "v1") not in seen
-    mad, _ = search(registry, CatalogueQuery(detector_kind="mad"))
-    assert {r.series_id for r in mad} == {"pump_1", "pump_3", "pump_5"}
-    production, _ = search(registry, CatalogueQuery(series_prefix="pump_0", production_only=True))
-    assert [(r.series_id, r.name) for r in production] == [("pump_0", "v2")]
-    with pytest.raises(SigmawatchError) as bad:
-        search(registry, CatalogueQuery(cursor="not-a-cursor"))
-    assert bad.value.code is ErrorCode.INVALID_CURSOR
 
 
 def test_migrations_run_once_even_when_started_together(database_url: str) -> None:
@@ -264,13 +88,13 @@ def test_migrations_run_once_even_when_started_together(database_url: str) -> No
 
 
 def test_new_versions_and_rollbacks_are_notified(
-    registry: Registry, file_store: FileStore, settings: Settings
+    registry: PostgresRegistry, file_store: FileStore, settings: TrainingSettings
 ) -> None:
     with psycopg.connect(registry.url, autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
         train(registry, file_store, settings, "heard", 0)
         train(registry, file_store, settings, "heard", 1)
-        registry.set_production("heard", 1)
+        registry.set_production("heard", 1, by=API)
         events = [n.payload for n in listener.notifies(timeout=2.0, stop_after=3)]
     assert events == [
         '{"series_id":"heard","event":"version"}',
@@ -279,63 +103,83 @@ def test_new_versions_and_rollbacks_are_notified(
     ]
 
 
-def test_usage_counts_rank_the_warm_up(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    for i in range(3):
-        train(registry, file_store, settings, f"u{i}", i)
-    registry.record_usage({"u2": 50, "u0": 5})
-    registry.record_usage({"u2": 1, "nobody": 3})
-    assert [r.series_id for r in registry.most_used(2)] == ["u2", "u0"]
-    assert registry.get_series("u2").usage_count == 51  # type: ignore[union-attr]
-    assert registry.count_trained_series() == 3
-
-
-def test_concurrent_retention_never_loses_an_artifact(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    tight = settings.model_copy(update={"retention_versions": 2})
-    barrier = threading.Barrier(6)
-
-    def go(seed: int) -> TrainResult:
-        barrier.wait()
-        return train(registry, file_store, tight, "crowd", seed)
-
-    for round_ in range(3):
-        with ThreadPoolExecutor(6) as pool:
-            list(pool.map(go, range(round_ * 6, round_ * 6 + 6)))
-    records = registry.list_versions("crowd")
-    assert len(records) == 18
-    assert sum(r.status == "active" for r in records) == 2
-    # Every version, archived or not, still has its artifact where its row says.
-    for record in records:
-        assert file_store.exists(record.artifact_prefix + "manifest.json"), record.name
-    restored = restore_version(registry, file_store, "crowd", 1)
-    assert file_store.exists(restored.artifact_prefix + "manifest.json")
-
-
-def test_restoring_a_version_whose_archive_vanished_is_refused(
-    registry: Registry, file_store: FileStore, settings: Settings
-) -> None:
-    for seed in range(11):
-        train(registry, file_store, settings, "vanished", seed)
-    archived = registry.get_version("vanished", 1)
-    for key in file_store.list(archived.artifact_prefix):
-        file_store.delete(key)
-    with pytest.raises(SigmawatchError) as caught:
-        restore_version(registry, file_store, "vanished", 1)
-    assert caught.value.code is ErrorCode.ARTIFACT_CORRUPT
-    assert registry.get_version("vanished", 1).status == "archived"
-
-
-def test_old_run_outcomes_are_pruned(registry: Registry) -> None:
-    record_result(registry, "old-run", "a", "created", version=1)
-    record_result(registry, "new-run", "a", "existing", version=1)
-    with registry.pool.connection() as conn:
+def test_old_run_outcomes_are_pruned(registry: PostgresRegistry) -> None:
+    registry.record_result("old-run", "a", "created", version=1)
+    registry.record_result("new-run", "a", "existing", version=1)
+    with psycopg.connect(registry.url, autocommit=True) as conn:
         conn.execute(
             "UPDATE training_results SET finished_at = now() - interval '40 days'"
             " WHERE run_id = 'old-run'"
         )
-    assert prune_results(registry, 30) == 1
-    assert run_summary(registry, "old-run").total == 0
-    assert run_summary(registry, "new-run").existing == 1
+    assert registry.prune_results(30) == 1
+    assert registry.run_summary("old-run").total == 0
+    assert registry.run_summary("new-run").existing == 1
+
+
+def test_a_rollback_racing_retention_takes_the_locks_in_the_same_order(
+    registry: PostgresRegistry, file_store: FileStore, settings: TrainingSettings
+) -> None:
+    """Archiving locks the series row, then the version row. A pointer move that
+    locked the version row first would deadlock against it (PostgreSQL aborts one
+    with 40P01, a 503 to its caller); it locks the series row first and waits."""
+    for seed in range(3):
+        train(registry, file_store, settings, "order", seed)
+    with psycopg.connect(registry.url) as retention:  # one transaction, as mark_archived's
+        retention.execute("SELECT 1 FROM series WHERE series_id = 'order' FOR UPDATE")
+        outcome: list[object] = []
+        mover = threading.Thread(
+            target=lambda: outcome.append(_attempt(registry, "order", 1)), daemon=True
+        )
+        mover.start()
+        time.sleep(0.5)  # the move is now waiting on whichever lock it takes first
+        retention.execute(
+            "UPDATE model_versions SET status = 'archived', artifact_prefix = 'archive/x'"
+            " WHERE series_id = 'order' AND version = 1"
+        )
+        retention.commit()
+    mover.join(15)
+    assert outcome == [ErrorCode.VERSION_ARCHIVED]  # it saw the archive, and no deadlock
+
+
+def _attempt(registry: PostgresRegistry, series_id: str, version: int) -> object:
+    try:
+        return registry.set_production(series_id, version, by=API).record.name
+    except SigmawatchError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A loopback port that accepts connections and never answers (a hung database)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    yield f"postgresql://nobody@127.0.0.1:{port}/none"
+    listener.close()
+
+
+def test_a_database_that_never_answers_is_storage_unavailable_within_bounds(
+    silent_server: str,
+) -> None:
+    registry = PostgresRegistry(silent_server)
+    started = time.monotonic()
+    calls: tuple[Callable[[], object], ...] = (
+        lambda: registry.open(timeout=2),
+        registry.ping,
+        lambda: registry.series_lock("s").__enter__(),
+    )
+    for call in calls:
+        with pytest.raises(SigmawatchError) as caught:
+            call()
+        assert caught.value.code is ErrorCode.STORAGE_UNAVAILABLE
+        assert "nobody" not in caught.value.message  # no connection details leak
+    assert time.monotonic() - started < 20
+    registry.close()
+
+
+def test_values_the_database_cannot_hold_are_request_errors(registry: PostgresRegistry) -> None:
+    with pytest.raises(SigmawatchError) as caught:
+        registry.get_series("nul\x00byte")
+    assert caught.value.code is ErrorCode.INVALID_REQUEST
+    assert registry.search(CatalogueQuery(series_prefix="nothing_here")).items == []

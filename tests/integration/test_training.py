@@ -10,14 +10,14 @@ from sigmawatch.artifacts.manifest import read_array, read_manifest
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.loading import load_model
 from sigmawatch.registry import Registry
-from sigmawatch.settings import Settings
+from sigmawatch.settings import TrainingSettings
 from sigmawatch.training import train_series
 from support.data import series_data
 from support.s3 import S3Server
 
 
 def test_a_registered_version_has_its_artifact(
-    registry: Registry, file_store: FileStore, settings: Settings
+    registry: Registry, file_store: FileStore, settings: TrainingSettings
 ) -> None:
     timestamps, values = series_data(20_000)
     result = train_series(
@@ -32,7 +32,10 @@ def test_a_registered_version_has_its_artifact(
 
 
 def test_a_failed_artifact_write_registers_nothing(
-    registry: Registry, s3_server: S3Server, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    registry: Registry,
+    s3_server: S3Server,
+    settings: TrainingSettings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name, value in s3_server.env.items():
         monkeypatch.setenv(name, value)
@@ -47,7 +50,7 @@ def test_a_failed_artifact_write_registers_nothing(
 
 
 def test_rejected_data_registers_nothing(
-    registry: Registry, file_store: FileStore, settings: Settings
+    registry: Registry, file_store: FileStore, settings: TrainingSettings
 ) -> None:
     timestamps, values = series_data()
     values[10] = np.nan
@@ -61,7 +64,7 @@ def test_rejected_data_registers_nothing(
 
 
 def test_a_model_whose_artifact_is_gone_answers_with_the_zscore_fallback(
-    registry: Registry, file_store: FileStore, settings: Settings
+    registry: Registry, file_store: FileStore, settings: TrainingSettings
 ) -> None:
     result = train_series(
         "fb",

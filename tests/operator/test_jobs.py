@@ -39,7 +39,8 @@ def test_job_trains_every_shard_with_bounded_parallelism() -> None:
     assert job["metadata"]["labels"][KEY_LABEL] == "k" * 16
     body = job["spec"]
     assert (body["completionMode"], body["completions"], body["parallelism"]) == ("Indexed", 5, 2)
-    assert body["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [3]
+    # Bad input and rejected series fail the index; an outage (exit 4) is retried.
+    assert body["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2, 3]
     container = body["template"]["spec"]["containers"][0]
     assert container["command"] == ["sigmawatch"]
     args = container["args"]
@@ -75,7 +76,7 @@ def test_pinned_models_train_without_promoting() -> None:
 
 
 def test_job_names_fit_pod_hostnames() -> None:
-    name = job_name("m" * 253, "abcdef0123456789", now=1_700_000_000)
+    name = job_name("m" * 253, "abcdef0123456789", 1_700_000_000)
     assert len(name) + len("-99999") <= 63
     assert name.endswith("-abcdef01-6553f100")
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.conditions import condition, merge_conditions
 from sigmawatch_operator.jobs import JobState
 from sigmawatch_operator.model_spec import parse_spec
 from sigmawatch_operator.planning import next_training_at, pick_jobs, training_due
+from sigmawatch_operator.recorded import Recorded
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SPEC = parse_spec({"series": {"id": "s"}, "source": {"dataset": {}}, "retrain": {"interval": "6h"}})
 KEY = SPEC.training_key()[:16]
+
+
+def recorded_as(status: dict[str, Any]) -> Recorded:
+    return Recorded.from_status(status)
 
 
 def job(name: str, *, finished: bool, ok: bool = True) -> JobState:
@@ -22,36 +28,40 @@ def job(name: str, *, finished: bool, ok: bool = True) -> JobState:
 
 
 def test_training_is_due_first_on_changes_and_on_schedule() -> None:
-    assert training_due(SPEC, {}, NOW) == "Initial"
-    assert training_due(SPEC, {"trainedKey": "old"}, NOW) == "SpecChanged"
+    assert training_due(SPEC, recorded_as({}), NOW) == "Initial"
+    assert training_due(SPEC, recorded_as({"trainedKey": "old"}), NOW) == "SpecChanged"
     fresh = {"trainedKey": KEY, "lastTrainedAt": "2026-11-25T11:00:00Z"}
-    assert training_due(SPEC, fresh, NOW) is None
-    assert training_due(SPEC, fresh, NOW + timedelta(hours=5, minutes=1)) == "Scheduled"
-    assert next_training_at(SPEC, fresh) == "2026-11-25T17:00:00Z"
+    assert training_due(SPEC, recorded_as(fresh), NOW) is None
+    assert (
+        training_due(SPEC, recorded_as(fresh), NOW + timedelta(hours=5, minutes=1)) == "Scheduled"
+    )
+    assert next_training_at(SPEC, recorded_as(fresh)) == "2026-11-25T17:00:00Z"
 
 
 def test_a_failed_run_is_not_retried_in_a_loop() -> None:
     # Recording a failed Job sets trainedKey: only a spec change or the schedule retrains.
     after_failure = {"trainedKey": KEY, "lastTrainedAt": "2026-11-25T11:59:00Z"}
-    assert training_due(SPEC, after_failure, NOW) is None
+    assert training_due(SPEC, recorded_as(after_failure), NOW) is None
 
 
 def test_follow_the_running_job_and_record_finished_ones_once() -> None:
-    assert pick_jobs({}, []) == pick_jobs({}, [])
-    first = pick_jobs({}, [job("j1", finished=False)])
+    assert pick_jobs(recorded_as({}), []) == pick_jobs(recorded_as({}), [])
+    first = pick_jobs(recorded_as({}), [job("j1", finished=False)])
     assert first.active is not None
     assert first.to_record is None
-    done = pick_jobs({"lastJob": {"name": "j1", "startedAt": "x"}}, [job("j1", finished=True)])
+    done = pick_jobs(
+        recorded_as({"lastJob": {"name": "j1", "startedAt": "x"}}), [job("j1", finished=True)]
+    )
     assert done.active is None
     assert done.to_record is not None
     assert done.to_record.name == "j1"
     recorded = {"lastJob": {"name": "j1", "finishedAt": "y"}}
-    assert pick_jobs(recorded, [job("j1", finished=True)]).to_record is None
+    assert pick_jobs(recorded_as(recorded), [job("j1", finished=True)]).to_record is None
 
 
 def test_older_jobs_are_never_recorded_over_newer_ones() -> None:
     status = {"lastJob": {"name": "j2", "startedAt": "x"}}
-    picked = pick_jobs(status, [job("j1", finished=True), job("j2", finished=False)])
+    picked = pick_jobs(recorded_as(status), [job("j1", finished=True), job("j2", finished=False)])
     assert picked.active is not None
     assert picked.active.name == "j2"
     assert picked.to_record is None
@@ -60,7 +70,7 @@ def test_older_jobs_are_never_recorded_over_newer_ones() -> None:
 def test_a_job_finished_while_the_operator_was_away_is_recorded() -> None:
     # The status never heard of j3 (crash between create and status write).
     status = {"lastJob": {"name": "j2", "finishedAt": "y"}}
-    picked = pick_jobs(status, [job("j2", finished=True), job("j3", finished=True)])
+    picked = pick_jobs(recorded_as(status), [job("j2", finished=True), job("j3", finished=True)])
     assert picked.to_record is not None
     assert picked.to_record.name == "j3"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from sigmawatch.validation import FloatArray, IntArray
+from sigmawatch.arrays import FloatArray, IntArray
 
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from sigmawatch.datasets import write_training_file
-from sigmawatch.registry import Registry
+from sigmawatch.registry.postgres import PostgresRegistry
 from support.data import series_data
 from support.kube import Cluster
 from support.operator import OperatorProcess, get_json
@@ -42,7 +42,7 @@ class Plant:
     cluster: Cluster
     database_url: str
     root: Path
-    registry: Registry
+    registry: PostgresRegistry
 
     @property
     def artifacts_url(self) -> str:

@@ -29,3 +29,6 @@ def test_layers_are_enforced_by_import_linter() -> None:
     result = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "core imports neither kopf nor fastapi" in result.stdout
+    assert "only the registry's PostgreSQL package imports the database driver KEPT" in (
+        result.stdout
+    )

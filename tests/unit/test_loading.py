@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from sigmawatch.detectors import FloatArray, zscore_fallback
-from sigmawatch.loading import LoadedModel
+from sigmawatch.arrays import FloatArray
+from sigmawatch.detectors import zscore_fallback
+from sigmawatch.loading import LoadedModel, load_model
+from sigmawatch.sizes import deep_size
+from support.serving import Stack
 
 
 @dataclass
@@ -48,3 +53,42 @@ def test_a_working_detector_is_not_a_fallback() -> None:
     scored = model.score(np.array([0.5]))
     assert not scored.fallback
     assert scored.scores[0] == 0.5
+
+
+@dataclass(frozen=True)
+class Rich:
+    """A richer detector: its learned state is an array (as a forest's would be)."""
+
+    table: FloatArray
+    kind: str = "rich"
+    params: dict[str, float] = field(default_factory=lambda: {"threshold": 3.0})
+
+    @property
+    def state(self) -> dict[str, float]:
+        return {}
+
+    @property
+    def threshold(self) -> float:
+        return 3.0
+
+    def score(self, values: FloatArray) -> FloatArray:
+        return values
+
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+
+def test_a_models_bytes_follow_what_it_holds() -> None:
+    """The cache bounds bytes by this estimate, so it must grow with the model."""
+    small = LoadedModel("s", 1, "zscore", zscore_fallback(0, 1), zscore_fallback(0, 1), (1, 2))
+    big = LoadedModel("b", 1, "rich", Rich(np.zeros(10_000)), zscore_fallback(0, 1), (1, 2))
+    assert 200 < deep_size(small) < 4_000
+    assert deep_size(big) > 80_000 + deep_size(small) / 2
+
+
+def test_loading_estimates_the_bytes_the_cache_will_hold(tmp_path: Path) -> None:
+    stack = Stack(tmp_path)
+    record = stack.train("sized").record
+    model = load_model(record, stack.store)
+    assert model.nbytes == deep_size(dataclasses.replace(model, nbytes=0))
+    assert model.nbytes != 1024

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sigmawatch.datasets import read_training_bytes
 from sigmawatch.errors import ErrorCode, SigmawatchError
-from sigmawatch.settings import Settings
+from sigmawatch.settings import TrainingSettings
 from sigmawatch.validation import (
     parse_version,
     timestamp_warnings,
@@ -21,9 +21,10 @@ from sigmawatch.validation import (
     validate_series_id,
     validate_training,
 )
+from sigmawatch_inference.settings import ServiceSettings
 from support.data import series_data
 
-SETTINGS = Settings(value_min=-1000.0, value_max=1000.0)
+SETTINGS = TrainingSettings(value_min=-1000.0, value_max=1000.0)
 ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 
@@ -171,20 +172,21 @@ def test_mismatched_lengths_are_invalid_requests() -> None:
 
 
 def test_far_timestamps_warn_without_failing() -> None:
+    tolerances = ServiceSettings()
     now = 2_000_000_000
     ts = np.array([now - 10], dtype=np.int64)
     assert (
-        timestamp_warnings(ts, now=now, training_range=(now - 1000, now), settings=SETTINGS) == []
+        timestamp_warnings(ts, now=now, training_range=(now - 1000, now), settings=tolerances) == []
     )
     future = timestamp_warnings(
-        np.array([now + 86_400], dtype=np.int64), now=now, training_range=None, settings=SETTINGS
+        np.array([now + 86_400], dtype=np.int64), now=now, training_range=None, settings=tolerances
     )
     assert [w["code"] for w in future] == ["TIMESTAMP_IN_FUTURE"]
     old = timestamp_warnings(
         np.array([1_000], dtype=np.int64),
         now=now,
         training_range=(now - 100, now),
-        settings=SETTINGS,
+        settings=tolerances,
     )
     assert {w["code"] for w in old} == {"TIMESTAMP_FAR_IN_PAST", "TIMESTAMP_OUTSIDE_TRAINING_RANGE"}
 

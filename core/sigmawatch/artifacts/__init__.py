@@ -14,7 +14,7 @@ from sigmawatch.artifacts.base import (
 )
 from sigmawatch.artifacts.file import FileStore
 from sigmawatch.artifacts.s3 import S3Store
-from sigmawatch.settings import Settings
+from sigmawatch.settings import StorageSettings
 
 __all__ = [
     "ArtifactNotFoundError",
@@ -42,7 +42,7 @@ def open_store(
     raise ValueError(f"unsupported artifacts URL {url!r}: use file:// or s3://")
 
 
-def store_for(settings: Settings) -> ArtifactStore:
+def store_for(settings: StorageSettings) -> ArtifactStore:
     """The artifact store the settings name (file:// under the data folder by default)."""
     return open_store(
         settings.resolved_artifacts_url,

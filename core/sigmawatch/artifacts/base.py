@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.errors import ErrorCode, SigmawatchError, StorageUnavailableError
+
+__all__ = ["ArtifactNotFoundError", "ArtifactStore", "StorageUnavailableError"]
 
 
 class ArtifactNotFoundError(SigmawatchError):
+    """No object under the key: data that is gone, not a store that is down (no retry)."""
+
     def __init__(self, key: str) -> None:
-        super().__init__(ErrorCode.STORAGE_UNAVAILABLE, "artifact missing", key=key)
+        super().__init__(ErrorCode.ARTIFACT_MISSING, "artifact missing", key=key)
         self.key = key
-
-
-class StorageUnavailableError(SigmawatchError):
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(ErrorCode.STORAGE_UNAVAILABLE, message, **details)
 
 
 class ArtifactStore(Protocol):

@@ -1,12 +1,21 @@
-"""file:// artifact store: one file per key under a root folder."""
+"""file:// artifact store: one file per key under a root folder.
+
+Operating-system failures (a read-only or full disk, a vanished mount)
+become `StorageUnavailableError`, as the S3 store's do; the path goes to
+the log only.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 from sigmawatch.artifacts.base import ArtifactNotFoundError, StorageUnavailableError
+
+log = logging.getLogger(__name__)
 
 
 class FileStore:
@@ -21,16 +30,30 @@ class FileStore:
             raise ValueError(f"artifact key escapes the store: {key!r}")
         return path
 
+    def _unavailable(self, action: str, exc: OSError, key: str | None = None) -> NoReturn:
+        log.warning(
+            "artifact folder call failed",
+            extra={"action": action, "key": key, "store": self.url, "error": str(exc)},
+        )
+        details = {"key": key} if key is not None else {}
+        raise StorageUnavailableError(f"artifact {action} failed; retry", **details) from exc
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError as exc:
+            self._unavailable("write", exc, key)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            self._unavailable("write", exc, key)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -40,6 +63,8 @@ class FileStore:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise ArtifactNotFoundError(key) from None
+        except OSError as exc:
+            self._unavailable("read", exc, key)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -49,16 +74,22 @@ class FileStore:
         folder = base if prefix.endswith("/") or base.is_dir() else base.parent
         if not folder.is_dir():
             return []
-        keys = (
-            path.relative_to(self.root).as_posix()
-            for path in folder.rglob("*")
-            if path.is_file() and not path.name.startswith(".tmp-")
-        )
+        try:
+            keys = [
+                path.relative_to(self.root).as_posix()
+                for path in folder.rglob("*")
+                if path.is_file() and not path.name.startswith(".tmp-")
+            ]
+        except OSError as exc:
+            self._unavailable("listing", exc)
         return sorted(key for key in keys if key.startswith(prefix))
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            self._unavailable("delete", exc, key)
         # Drop empty folders up to the root so archived series leave no husks.
         for parent in path.parents:
             if parent == self.root or not parent.is_relative_to(self.root):
@@ -70,4 +101,5 @@ class FileStore:
 
     def ping(self) -> None:
         if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
-            raise StorageUnavailableError("artifact folder is not writable", url=self.url)
+            log.warning("artifact folder is not writable", extra={"store": self.url})
+            raise StorageUnavailableError("artifact folder is not writable")

@@ -1,8 +1,13 @@
-"""s3:// artifact store on any S3-compatible server (boto3)."""
+"""s3:// artifact store on any S3-compatible server (boto3).
+
+Failures become `StorageUnavailableError` with the key only: the server's
+own message (endpoint, bucket) goes to the log, never to a caller.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, NoReturn
 
 import boto3
 from botocore.config import Config
@@ -13,7 +18,14 @@ from sigmawatch.artifacts.base import ArtifactNotFoundError, StorageUnavailableE
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+log = logging.getLogger(__name__)
+
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+FAILURES = (BotoCoreError, ClientError)
+
+
+def _missing(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _MISSING
 
 
 class S3Store:
@@ -33,32 +45,36 @@ class S3Store:
             "s3", endpoint_url=endpoint_url, region_name=region, config=config
         )
 
+    def _unavailable(self, action: str, exc: Exception, key: str | None = None) -> NoReturn:
+        log.warning(
+            "artifact store call failed",
+            extra={"action": action, "key": key, "store": self.url, "error": str(exc)},
+        )
+        details = {"key": key} if key is not None else {}
+        raise StorageUnavailableError(f"artifact {action} failed; retry", **details) from exc
+
     def put(self, key: str, data: bytes) -> None:
         try:
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailableError(
-                "artifact write failed", key=key, reason=str(exc)
-            ) from exc
+        except FAILURES as exc:
+            self._unavailable("write", exc, key)
 
     def get(self, key: str) -> bytes:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
             return response["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
+        except FAILURES as exc:
+            if _missing(exc):
                 raise ArtifactNotFoundError(key) from None
-            raise StorageUnavailableError("artifact read failed", key=key, reason=str(exc)) from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailableError("artifact read failed", key=key, reason=str(exc)) from exc
+            self._unavailable("read", exc, key)
 
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
+        except FAILURES as exc:
+            if _missing(exc):
                 return False
-            raise StorageUnavailableError("artifact check failed", key=key) from exc
+            self._unavailable("check", exc, key)
         return True
 
     def list(self, prefix: str) -> list[str]:
@@ -67,20 +83,18 @@ class S3Store:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 keys.extend(item["Key"][len(self.prefix) :] for item in page.get("Contents", []))
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailableError("artifact listing failed", reason=str(exc)) from exc
+        except FAILURES as exc:
+            self._unavailable("listing", exc)
         return sorted(keys)
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailableError("artifact delete failed", key=key) from exc
+        except FAILURES as exc:
+            self._unavailable("delete", exc, key)
 
     def ping(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailableError(
-                "artifact bucket unreachable", url=self.url, reason=str(exc)
-            ) from exc
+        except FAILURES as exc:
+            self._unavailable("bucket check", exc)

@@ -9,15 +9,11 @@ from typing import Any
 
 import orjson
 
-from sigmawatch.detectors.base import (
-    DetectorKind,
-    FittedDetector,
-    FloatArray,
-    anomalies,
-    normalize_params,
-)
+from sigmawatch.arrays import FloatArray
+from sigmawatch.detectors.base import DetectorKind, FittedDetector, normalize_params
+from sigmawatch.detectors.centre_scale import CentreScale
 from sigmawatch.detectors.mad import RobustMad
-from sigmawatch.detectors.zscore import FittedZScore, ZScore
+from sigmawatch.detectors.zscore import ZScore
 from sigmawatch.errors import ErrorCode, SigmawatchError
 
 KINDS: dict[str, DetectorKind] = {kind.name: kind for kind in (ZScore(), RobustMad())}
@@ -26,11 +22,10 @@ DEFAULT_KIND = "zscore"
 __all__ = [
     "DEFAULT_KIND",
     "KINDS",
+    "CentreScale",
     "DetectorKind",
     "DetectorSpec",
     "FittedDetector",
-    "FloatArray",
-    "anomalies",
     "get_kind",
     "zscore_fallback",
 ]
@@ -87,6 +82,6 @@ class DetectorSpec:
         return get_kind(self.kind).restore(self.params, state)
 
 
-def zscore_fallback(mean: float, std: float, threshold: float = 3.0) -> FittedZScore:
+def zscore_fallback(mean: float, std: float, threshold: float = 3.0) -> CentreScale:
     """The baseline any version can answer with from its stored μ and σ (PRED-6)."""
-    return FittedZScore({"threshold": threshold}, {"mean": mean, "std": std})
+    return ZScore().restore({"threshold": threshold}, {"mean": mean, "std": std})

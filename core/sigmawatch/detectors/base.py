@@ -12,12 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
+from sigmawatch.arrays import FloatArray
 from sigmawatch.errors import ErrorCode, SigmawatchError
-
-FloatArray = npt.NDArray[np.float64]
 
 # Thresholds are in units of spread; anything beyond this is a typo, not a model.
 MAX_PARAM = 1e6
@@ -86,7 +82,3 @@ def normalize_params(
             )
         params[name] = float(value)
     return params
-
-
-def anomalies(detector: FittedDetector, scores: FloatArray) -> npt.NDArray[np.bool_]:
-    return scores > detector.threshold

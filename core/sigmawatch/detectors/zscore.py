@@ -7,41 +7,20 @@ It is also the fallback every version can answer with (PRED-6), because
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
+from sigmawatch.arrays import FloatArray
+from sigmawatch.detectors.centre_scale import CentreScale
 
-from sigmawatch.detectors.base import FloatArray
-
-
-@dataclass(frozen=True, slots=True)
-class FittedZScore:
-    params: dict[str, float]
-    state: dict[str, float]
-    kind: str = "zscore"
-
-    @property
-    def threshold(self) -> float:
-        return self.params["threshold"]
-
-    def score(self, values: FloatArray) -> FloatArray:
-        scores = np.subtract(values, self.state["mean"])
-        np.abs(scores, out=scores)
-        scores /= self.state["std"]
-        return scores
-
-    def bounds(self) -> tuple[float, float]:
-        half = self.threshold * self.state["std"]
-        return self.state["mean"] - half, self.state["mean"] + half
+STATE = ("mean", "std")
 
 
 class ZScore:
     name: ClassVar[str] = "zscore"
     defaults: ClassVar[dict[str, float]] = {"threshold": 3.0}
 
-    def fit(self, values: FloatArray, params: dict[str, float]) -> FittedZScore:
-        return FittedZScore(params, {"mean": float(values.mean()), "std": float(values.std())})
+    def fit(self, values: FloatArray, params: dict[str, float]) -> CentreScale:
+        return CentreScale(self.name, params, float(values.mean()), float(values.std()), STATE)
 
-    def restore(self, params: dict[str, float], state: Mapping[str, float]) -> FittedZScore:
-        return FittedZScore(params, {"mean": float(state["mean"]), "std": float(state["std"])})
+    def restore(self, params: dict[str, float], state: Mapping[str, float]) -> CentreScale:
+        return CentreScale(self.name, params, float(state["mean"]), float(state["std"]), STATE)

@@ -1,19 +1,42 @@
-"""The model registry: PostgreSQL schema, versions, production pointers, catalogue."""
+"""The model registry: versions, production pointers, retention, catalogue, run outcomes.
 
-from sigmawatch.registry.catalogue import CatalogueQuery, search
-from sigmawatch.registry.embedded import start_embedded
-from sigmawatch.registry.records import ACTIVE, ARCHIVED, NewVersion, SeriesRecord, VersionRecord
-from sigmawatch.registry.store import CHANNEL, Registry
+`Registry` is the protocol the apps program against; the PostgreSQL
+implementation lives in `sigmawatch.registry.postgres` (the only code that
+imports the database driver), an in-memory one in `sigmawatch.registry.memory`.
+"""
+
+from sigmawatch.registry.catalogue import CatalogueQuery
+from sigmawatch.registry.pointer import API, TRAINING, Writer, WriterKind
+from sigmawatch.registry.protocol import ChangeFeed, Registry
+from sigmawatch.registry.records import (
+    ACTIVE,
+    ARCHIVED,
+    CataloguePage,
+    NewVersion,
+    PointerMove,
+    PointerState,
+    Registration,
+    RunSummary,
+    SeriesRecord,
+    VersionRecord,
+)
 
 __all__ = [
     "ACTIVE",
+    "API",
     "ARCHIVED",
-    "CHANNEL",
+    "TRAINING",
+    "CataloguePage",
     "CatalogueQuery",
+    "ChangeFeed",
     "NewVersion",
+    "PointerMove",
+    "PointerState",
+    "Registration",
     "Registry",
+    "RunSummary",
     "SeriesRecord",
     "VersionRecord",
-    "search",
-    "start_embedded",
+    "Writer",
+    "WriterKind",
 ]

@@ -1,8 +1,9 @@
-"""Rows of the registry as plain, immutable records."""
+"""What the registry stores and answers, as plain immutable records."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,11 @@ from sigmawatch.validation import format_version
 
 ACTIVE = "active"
 ARCHIVED = "archived"
+
+# Outcomes of one series in a training run.
+CREATED = "created"
+EXISTING = "existing"
+FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,8 @@ class NewVersion:
     manifest_sha256: str
     training_ms: float
     source: str = "api"
+    # An AnomalyModel's keepVersions, recorded for the series; None keeps what it has.
+    keep_versions: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +87,82 @@ class SeriesRecord:
     latest_version: int
     production_version: int | None
     usage_count: int
+    # Who holds the production pointer (docs/decisions/0010), e.g. "pin:models/pump-7".
+    holder: str | None = None
+    keep_versions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The answer to `register`: the version, whether it is new, and who kept
+    production from moving to it when promotion was asked for."""
+
+    record: VersionRecord
+    created: bool
+    held_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PointerMove:
+    """Production after a move, and where it pointed just before (same transaction)."""
+
+    record: VersionRecord
+    previous: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PointerState:
+    """A series' production pointer as the periodic refresh compares it."""
+
+    production_version: int | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CataloguePage:
+    items: list[VersionRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """Counts of one training run; `top_error` is the most frequent failure with an example."""
+
+    total: int = 0
+    created: int = 0
+    existing: int = 0
+    failed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    top_error: dict[str, Any] | None = None
+
+    @property
+    def trained(self) -> int:
+        return self.created + self.existing
+
+
+def summarize_run(
+    counts: list[tuple[str, str | None, int]],
+    example: Callable[[str], tuple[str, str] | None],
+) -> RunSummary:
+    """Fold (outcome, error code, n) rows into a summary; `example(code)` gives
+    (series_id, message) of one series that failed with that code."""
+    by_outcome: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for outcome, code, n in counts:
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + n
+        if code:
+            errors[code] = errors.get(code, 0) + n
+    top = None
+    if errors:
+        code = max(sorted(errors), key=lambda c: errors[c])
+        found = example(code)
+        if found is not None:
+            top = {"code": code, "series_id": found[0], "message": found[1]}
+    return RunSummary(
+        total=sum(by_outcome.values()),
+        created=by_outcome.get(CREATED, 0),
+        existing=by_outcome.get(EXISTING, 0),
+        failed=by_outcome.get(FAILED, 0),
+        errors=errors,
+        top_error=top,
+    )

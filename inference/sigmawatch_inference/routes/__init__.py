@@ -1,10 +1,17 @@
-"""HTTP routes: thin adapters from requests to core functions and the resolver."""
+"""HTTP routes: thin adapters that parse, call core functions or the predictor, and render."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel
+
+from sigmawatch_inference.schemas import ErrorResponse
+
+# The error envelope, documented for every status a route can answer with.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 404, 409, 413, 422, 503)
+}
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:

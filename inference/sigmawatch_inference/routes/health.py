@@ -36,7 +36,7 @@ def build(services: Services) -> APIRouter:
         if services.ready.is_set():
             return OrjsonResponse({"status": "ready"})
         reason = (
-            f"start-up failed, retrying: {services.startup_error}"
+            f"start-up failed ({services.startup_error}), retrying; the service log has details"
             if services.startup_error
             else "starting: migrations, storage check or warm-up not finished"
         )
@@ -64,6 +64,6 @@ def build(services: Services) -> APIRouter:
     async def prometheus() -> Response:
         if services.cache is not None:
             metrics.observe_cache(services.cache.size, services.cache.nbytes)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.collectors), media_type=CONTENT_TYPE_LATEST)
 
     return router

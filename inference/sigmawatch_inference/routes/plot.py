@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from sigmawatch.validation import parse_version, validate_series_id
 from sigmawatch_inference.plotting import plot_data, render_page
-from sigmawatch_inference.routes.predict import ERRORS
+from sigmawatch_inference.routes import ERRORS
 from sigmawatch_inference.services import Services
 
 

@@ -12,9 +12,9 @@ from sigmawatch.sources import store_dataset
 from sigmawatch.stats import data_hash
 from sigmawatch.training import TrainResult, train_series
 from sigmawatch.validation import to_timestamps, to_values, validate_series_id, validate_training
-from sigmawatch_inference.responses import OrjsonResponse, read_json_object
-from sigmawatch_inference.routes import body_doc
-from sigmawatch_inference.routes.predict import ERRORS
+from sigmawatch_inference.parsing import read_json_object
+from sigmawatch_inference.responses import OrjsonResponse
+from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
     DatasetRequest,
     DatasetResponse,

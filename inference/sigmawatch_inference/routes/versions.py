@@ -9,11 +9,11 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 
 from sigmawatch.lifecycle import restore_version
-from sigmawatch.registry import CatalogueQuery, search
+from sigmawatch.registry import API, CatalogueQuery
 from sigmawatch.validation import format_version, parse_version, validate_series_id
-from sigmawatch_inference.responses import OrjsonResponse, read_json_object, require_field
-from sigmawatch_inference.routes import body_doc
-from sigmawatch_inference.routes.predict import ERRORS
+from sigmawatch_inference.parsing import read_json_object, require_field
+from sigmawatch_inference.responses import OrjsonResponse
+from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
     CatalogueResponse,
     RollbackRequest,
@@ -36,16 +36,19 @@ def build(services: Services) -> APIRouter:
     async def list_versions(series_id: str) -> Any:
         validate_series_id(series_id)
         registry, _, _ = services.require()
-        records = await to_thread.run_sync(registry.list_versions, series_id)
-        production = next((r.name for r in records if r.is_production), None)
-        return OrjsonResponse(
-            {
+
+        def read() -> dict[str, Any]:
+            records = registry.list_versions(series_id)
+            series = registry.get_series(series_id)
+            return {
                 "series_id": series_id,
-                "production_version": production,
+                "production_version": next((r.name for r in records if r.is_production), None),
+                "production_holder": series.holder if series else None,
                 "latest_version": records[-1].name,
                 "versions": [r.to_dict() for r in records],
             }
-        )
+
+        return OrjsonResponse(await to_thread.run_sync(read))
 
     @router.get(
         "/v1/series/{series_id}/versions/{version}",
@@ -72,18 +75,12 @@ def build(services: Services) -> APIRouter:
         body = await read_json_object(request)
         number = parse_version(require_field(body, "version"))
         registry, _, _ = services.require()
-
-        def run() -> tuple[int | None, str]:
-            series = registry.get_series(series_id)
-            previous = series.production_version if series else None
-            return previous, registry.set_production(series_id, number).name
-
-        previous, production = await to_thread.run_sync(run)
+        move = await to_thread.run_sync(lambda: registry.set_production(series_id, number, by=API))
         return OrjsonResponse(
             {
                 "series_id": series_id,
-                "production_version": production,
-                "previous_version": format_version(previous) if previous else None,
+                "production_version": move.record.name,
+                "previous_version": format_version(move.previous) if move.previous else None,
             }
         )
 
@@ -127,7 +124,9 @@ def build(services: Services) -> APIRouter:
             limit=limit,
             cursor=cursor,
         )
-        records, next_cursor = await to_thread.run_sync(search, registry, query)
-        return OrjsonResponse({"items": [r.to_dict() for r in records], "next_cursor": next_cursor})
+        page = await to_thread.run_sync(registry.search, query)
+        return OrjsonResponse(
+            {"items": [r.to_dict() for r in page.items], "next_cursor": page.next_cursor}
+        )
 
     return router

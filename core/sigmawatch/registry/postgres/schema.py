@@ -31,7 +31,7 @@ class Migration:
 
 def available() -> list[Migration]:
     found = []
-    for entry in resources.files("sigmawatch.registry").joinpath("sql").iterdir():
+    for entry in resources.files("sigmawatch.registry.postgres").joinpath("sql").iterdir():
         match = _NAME.fullmatch(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))

@@ -1,0 +1,92 @@
+"""`MemoryRegistry`'s usage counts, change tracking and training-run outcomes."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry.memory.base import MemoryFeed, MemoryState, Result, atomic
+from sigmawatch.registry.records import PointerState, RunSummary, VersionRecord, summarize_run
+
+REFRESH_OVERLAP = timedelta(seconds=60)
+
+
+class Tracking(MemoryState):
+    @atomic
+    def record_usage(self, counts: Mapping[str, int]) -> None:
+        for series_id, n in counts.items():
+            if series_id in self.series:
+                usage = self.series[series_id].record.usage_count
+                self.update_series(series_id, usage_count=usage + n)
+
+    @atomic
+    def most_used(self, limit: int) -> list[VersionRecord]:
+        served = [s.record for s in self.series.values() if s.record.production_version]
+        served.sort(key=lambda s: (-s.usage_count, s.series_id))
+        return [
+            self.view(self.entry(s.series_id, s.production_version or 0)) for s in served[:limit]
+        ]
+
+    @atomic
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
+
+    @atomic
+    def changed_since(self, since: datetime) -> tuple[dict[str, PointerState], datetime]:
+        now = datetime.now(UTC)
+        changed = {
+            series_id: PointerState(state.record.production_version, state.updated_at)
+            for series_id, state in self.series.items()
+            if state.updated_at >= since - REFRESH_OVERLAP
+        }
+        return changed, now
+
+    @contextmanager
+    def listen(self) -> Iterator[MemoryFeed]:
+        events: queue.Queue[str] = queue.Queue()
+        with self.lock:
+            self.up()
+            self.feeds.append(events)
+        try:
+            yield MemoryFeed(events)
+        finally:
+            with self.lock:
+                self.feeds.remove(events)
+
+    @atomic
+    def record_result(
+        self,
+        run_id: str,
+        series_id: str,
+        outcome: str,
+        *,
+        version: int | None = None,
+        error: SigmawatchError | None = None,
+    ) -> None:
+        code = error.code.value if error else None
+        message = error.message[:1000] if error else None
+        self.results[(run_id, series_id)] = Result(outcome, version, code, message)
+
+    @atomic
+    def run_summary(self, run_id: str) -> RunSummary:
+        mine = sorted((s, r) for (run, s), r in self.results.items() if run == run_id)
+        tally: dict[tuple[str, str | None], int] = {}
+        for _, result in mine:
+            key = (result.outcome, result.code)
+            tally[key] = tally.get(key, 0) + 1
+
+        def example(code: str) -> tuple[str, str] | None:
+            return next(((s, r.message or "") for s, r in mine if r.code == code), None)
+
+        return summarize_run([(o, c, n) for (o, c), n in tally.items()], example)
+
+    @atomic
+    def prune_results(self, older_than_days: int) -> int:
+        cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+        old = [key for key, r in self.results.items() if r.finished_at < cutoff]
+        for key in old:
+            del self.results[key]
+        return len(old)

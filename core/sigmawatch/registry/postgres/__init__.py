@@ -1,0 +1,38 @@
+"""The registry on PostgreSQL: the one package that imports the database driver.
+
+`open_registry(settings)` is what the apps call: it starts the embedded
+server when no URL is configured, opens the pool and applies migrations.
+"""
+
+from __future__ import annotations
+
+from sigmawatch.registry.embedded import start_embedded
+from sigmawatch.registry.postgres._sql import CHANNEL
+from sigmawatch.registry.postgres.registry import PostgresRegistry
+from sigmawatch.settings import StorageSettings
+
+
+def database_url(settings: StorageSettings) -> str:
+    """The configured URL, or the embedded server's (started or joined)."""
+    return settings.database_url or start_embedded(settings.data_dir)
+
+
+def open_registry(
+    settings: StorageSettings, *, min_size: int | None = None, max_size: int | None = None
+) -> PostgresRegistry:
+    """A migrated registry with an open pool (sized by the settings unless given)."""
+    registry = PostgresRegistry(
+        database_url(settings),
+        min_size=min_size or settings.db_pool_min,
+        max_size=max_size or settings.db_pool_max,
+    )
+    try:
+        registry.open()
+        registry.migrate()
+    except BaseException:
+        registry.close()
+        raise
+    return registry
+
+
+__all__ = ["CHANNEL", "PostgresRegistry", "database_url", "open_registry"]

@@ -1,0 +1,175 @@
+"""Every SQL statement of the registry, and the row → record mapping.
+
+Private to this package: nothing outside `sigmawatch.registry.postgres`
+builds SQL. Values are always bound parameters; only the fixed fragments
+below are joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sigmawatch.detectors import DetectorSpec
+from sigmawatch.registry.records import SeriesRecord, VersionRecord
+from sigmawatch.stats import stats_from_json
+
+CHANNEL = "sigmawatch_models"
+LOCK_PREFIX = "sigmawatch.series:"
+# The refresh re-reads this much before its watermark: transactions that began
+# before the last watermark but committed after it.
+REFRESH_OVERLAP = "60 seconds"
+
+VERSION_COLUMNS = """
+    v.series_id, v.version, v.status, v.detector_kind, v.detector_params, v.spec_hash,
+    v.data_hash, v.n_points, v.stats, v.training_start, v.training_end, v.artifact_prefix,
+    v.manifest_sha256, v.training_ms, v.source, v.created_at, v.archived_at,
+    (s.production_version IS NOT DISTINCT FROM v.version) AS is_production
+"""
+SELECT_VERSIONS = f"SELECT {VERSION_COLUMNS} FROM model_versions v JOIN series s USING (series_id)"
+SERIES_COLUMNS = (
+    "series_id, latest_version, production_version, usage_count, pointer_holder, keep_versions"
+)
+
+# -- series rows ---------------------------------------------------------------
+ENSURE_SERIES = "INSERT INTO series (series_id) VALUES (%s) ON CONFLICT DO NOTHING"
+SERIES = f"SELECT {SERIES_COLUMNS} FROM series WHERE series_id = %s"
+# Every writer locks the series row before any version row of it: one lock
+# order everywhere, so no two writers can deadlock.
+LOCK_SERIES = SERIES + " FOR UPDATE"
+TOUCH_SERIES = "UPDATE series SET updated_at = now() WHERE series_id = %s"
+NOTIFY = "SELECT pg_notify(%s, %s)"
+
+# -- versions ------------------------------------------------------------------
+VERSION = SELECT_VERSIONS + " WHERE v.series_id = %s AND v.version = %s"
+PRODUCTION = SELECT_VERSIONS + " WHERE v.series_id = %s AND v.version = s.production_version"
+VERSIONS = SELECT_VERSIONS + " WHERE v.series_id = %s ORDER BY v.version"
+BY_DATA = SELECT_VERSIONS + " WHERE v.series_id = %s AND v.data_hash = %s AND v.spec_hash = %s"
+EXISTING_VERSION = (
+    "SELECT version FROM model_versions WHERE series_id = %s AND data_hash = %s AND spec_hash = %s"
+)
+INSERT_VERSION = (
+    "INSERT INTO model_versions (series_id, version, detector_kind, detector_params,"
+    " spec_hash, data_hash, n_points, stats, training_start, training_end,"
+    " artifact_prefix, manifest_sha256, training_ms, source, activated_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"
+)
+ADVANCE_SERIES = (
+    "UPDATE series SET latest_version = %(version)s, updated_at = now(),"
+    " production_version = CASE WHEN %(promote)s THEN %(version)s ELSE production_version END,"
+    " keep_versions = coalesce(%(keep)s, keep_versions)"
+    " WHERE series_id = %(series_id)s"
+)
+MOST_USED = (
+    SELECT_VERSIONS + " WHERE v.version = s.production_version"
+    " ORDER BY s.usage_count DESC, s.series_id LIMIT %s"
+)
+COUNT_SERVED_IDS = (
+    "SELECT count(*) AS n FROM series WHERE series_id = ANY(%s) AND production_version IS NOT NULL"
+)
+COUNT_SERVED_PREFIX = (
+    "SELECT count(*) AS n FROM series"
+    " WHERE starts_with(series_id, %s) AND production_version IS NOT NULL"
+)
+
+# -- the production pointer ------------------------------------------------------
+MOVE_POINTER = (
+    "UPDATE series SET production_version = %s, pointer_holder = %s, updated_at = now()"
+    " WHERE series_id = %s"
+)
+# clock_timestamp(), not now(): taken under the series row lock, so recency follows the
+# order in which writers held the lock, not the order their transactions began.
+ACTIVATED = (
+    "UPDATE model_versions SET activated_at = clock_timestamp()"
+    " WHERE series_id = %s AND version = %s"
+)
+
+# -- retention -------------------------------------------------------------------
+SET_KEEP = "UPDATE series SET keep_versions = %s WHERE series_id = %s"
+# Rank active versions by when they last became useful (created, restored or
+# made production), newest first; the ones past the series' keep are archived.
+RETENTION = f"""
+    SELECT {VERSION_COLUMNS} FROM (
+        SELECT *, row_number() OVER (ORDER BY activated_at DESC, version DESC) AS recency
+        FROM model_versions WHERE series_id = %(series_id)s AND status = 'active'
+    ) v JOIN series s USING (series_id)
+    WHERE v.recency > coalesce(s.keep_versions, %(default_keep)s)
+      AND s.production_version IS DISTINCT FROM v.version
+    ORDER BY v.version
+"""
+ARCHIVE = (
+    "UPDATE model_versions SET status = 'archived', archived_at = now(), artifact_prefix = %s"
+    " WHERE series_id = %s AND version = %s AND status = 'active'"
+)
+UNARCHIVE = (
+    "UPDATE model_versions SET status = 'active', archived_at = NULL, artifact_prefix = %s,"
+    " activated_at = clock_timestamp()"
+    " WHERE series_id = %s AND version = %s AND status = 'archived' AND artifact_prefix = %s"
+)
+ADVISORY_LOCK = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
+
+# -- usage and change tracking -------------------------------------------------------
+RECORD_USAGE = (
+    "UPDATE series s SET usage_count = s.usage_count + u.n, last_used_at = now()"
+    " FROM unnest(%s::text[], %s::bigint[]) AS u(series_id, n)"
+    " WHERE s.series_id = u.series_id"
+)
+NOW = "SELECT now() AS now"
+CHANGED_SINCE = (
+    "SELECT series_id, production_version, updated_at FROM series"
+    " WHERE updated_at >= %s::timestamptz - %s::interval"
+)
+
+# -- training runs --------------------------------------------------------------------
+RECORD_RESULT = (
+    "INSERT INTO training_results (run_id, series_id, outcome, version, error_code, error_message)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (run_id, series_id) DO UPDATE SET outcome = excluded.outcome,"
+    " version = excluded.version, error_code = excluded.error_code,"
+    " error_message = excluded.error_message, finished_at = now()"
+)
+RUN_COUNTS = (
+    "SELECT outcome, error_code AS code, count(*) AS n FROM training_results"
+    " WHERE run_id = %s GROUP BY outcome, error_code"
+)
+RUN_EXAMPLE = (
+    "SELECT series_id, error_message FROM training_results"
+    " WHERE run_id = %s AND outcome = 'failed' AND error_code = %s ORDER BY series_id LIMIT 1"
+)
+PRUNE_RESULTS = "DELETE FROM training_results WHERE finished_at < now() - make_interval(days => %s)"
+
+
+def version_from_row(row: Mapping[str, Any]) -> VersionRecord:
+    return VersionRecord(
+        series_id=row["series_id"],
+        version=row["version"],
+        status=row["status"],
+        # jsonb hands integral numbers back as int: make them the floats they were.
+        detector=DetectorSpec(
+            row["detector_kind"], {k: float(v) for k, v in row["detector_params"].items()}
+        ),
+        spec_hash=row["spec_hash"],
+        data_hash=row["data_hash"],
+        n_points=row["n_points"],
+        stats=stats_from_json(row["stats"]),
+        training_start=row["training_start"],
+        training_end=row["training_end"],
+        artifact_prefix=row["artifact_prefix"],
+        manifest_sha256=row["manifest_sha256"],
+        training_ms=row["training_ms"],
+        source=row["source"],
+        created_at=row["created_at"],
+        archived_at=row["archived_at"],
+        is_production=row["is_production"],
+    )
+
+
+def series_from_row(row: Mapping[str, Any]) -> SeriesRecord:
+    return SeriesRecord(
+        series_id=row["series_id"],
+        latest_version=row["latest_version"],
+        production_version=row["production_version"],
+        usage_count=row["usage_count"],
+        holder=row["pointer_holder"],
+        keep_versions=row["keep_versions"],
+    )

@@ -1,0 +1,195 @@
+"""`PostgresRegistry`: the `Registry` protocol over a psycopg connection pool.
+
+Each method borrows a pooled connection (a transaction where it writes)
+and delegates to the module of its concern; `translated` turns every
+driver failure into a domain error on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry.catalogue import CatalogueQuery
+from sigmawatch.registry.pointer import Writer
+from sigmawatch.registry.postgres import (
+    _sql,
+    catalogue,
+    locks,
+    pointers,
+    retention,
+    runs,
+    usage,
+    versions,
+)
+from sigmawatch.registry.postgres.connection import Conn, connect, make_pool, translated
+from sigmawatch.registry.postgres.schema import migrate
+from sigmawatch.registry.protocol import ChangeFeed
+from sigmawatch.registry.records import (
+    CataloguePage,
+    NewVersion,
+    PointerMove,
+    PointerState,
+    Registration,
+    RunSummary,
+    SeriesRecord,
+    VersionRecord,
+)
+
+# How long archiving or restoring waits for another process working on the same series.
+SERIES_LOCK_WAIT_MS = 10_000
+
+
+class PostgresRegistry:
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        series_lock_wait_ms: int = SERIES_LOCK_WAIT_MS,
+    ) -> None:
+        self.url = url
+        self.series_lock_wait_ms = series_lock_wait_ms
+        self._pool = make_pool(url, min_size=min_size, max_size=max_size)
+
+    # -- connections -----------------------------------------------------------------
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Conn]:
+        with translated(what), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Conn]:
+        with translated(what), self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def open(self, *, timeout: float = 30.0) -> None:
+        # One direct attempt first: a refused or silent server fails within the
+        # connect timeout, instead of the pool retrying it for `timeout`.
+        connect(self.url).close()
+        with translated("open"):
+            self._pool.open(wait=True, timeout=timeout)
+
+    def migrate(self) -> list[int]:
+        with self._read("migrate") as conn:
+            return migrate(conn)
+
+    def ping(self) -> None:
+        with translated("ping"), self._pool.connection(timeout=2.0) as conn:
+            conn.execute("SELECT 1")
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- versions ---------------------------------------------------------------------
+
+    def register(self, new: NewVersion, *, promote: bool) -> Registration:
+        with self._write("register") as conn:
+            return versions.register(conn, new, promote=promote)
+
+    def get_version(self, series_id: str, version: int) -> VersionRecord:
+        with self._read("get_version") as conn:
+            return versions.get(conn, series_id, version)
+
+    def get_production(self, series_id: str) -> VersionRecord:
+        with self._read("get_production") as conn:
+            return versions.production(conn, series_id)
+
+    def get_series(self, series_id: str) -> SeriesRecord | None:
+        with self._read("get_series") as conn:
+            return versions.series(conn, series_id)
+
+    def list_versions(self, series_id: str) -> list[VersionRecord]:
+        with self._read("list_versions") as conn:
+            return versions.listing(conn, series_id)
+
+    def find_by_data(self, series_id: str, data_hash: str, spec_hash: str) -> VersionRecord | None:
+        with self._read("find_by_data") as conn:
+            return versions.by_data(conn, series_id, data_hash, spec_hash)
+
+    def count_served(self, *, ids: list[str] | None = None, prefix: str | None = None) -> int:
+        with self._read("count_served") as conn:
+            return versions.count_served(conn, ids=ids, prefix=prefix)
+
+    def search(self, query: CatalogueQuery) -> CataloguePage:
+        query.validate()
+        with self._read("search") as conn:
+            return catalogue.search(conn, query)
+
+    # -- the production pointer ------------------------------------------------------------
+
+    def set_production(self, series_id: str, version: int, *, by: Writer) -> PointerMove:
+        with self._write("set_production") as conn:
+            return pointers.set_production(conn, series_id, version, by)
+
+    def release_pointer(self, series_id: str, *, by: Writer) -> bool:
+        with self._write("release_pointer") as conn:
+            return pointers.release(conn, series_id, by)
+
+    # -- retention and restore ---------------------------------------------------------------
+
+    def set_keep_versions(self, series_id: str, keep: int) -> None:
+        with self._read("set_keep_versions") as conn:
+            conn.execute(_sql.SET_KEEP, (keep, series_id))
+
+    def retention_candidates(self, series_id: str, default_keep: int) -> list[VersionRecord]:
+        with self._read("retention_candidates") as conn:
+            return retention.candidates(conn, series_id, default_keep)
+
+    def mark_archived(self, series_id: str, version: int, archive_prefix: str) -> bool:
+        with self._write("mark_archived") as conn:
+            return retention.mark_archived(conn, series_id, version, archive_prefix)
+
+    def mark_active(self, series_id: str, version: int, prefix: str, *, archived_at: str) -> bool:
+        with self._write("mark_active") as conn:
+            return retention.mark_active(conn, series_id, version, prefix, archived_at)
+
+    def series_lock(self, series_id: str) -> AbstractContextManager[None]:
+        return locks.series_lock(self.url, series_id, wait_ms=self.series_lock_wait_ms)
+
+    # -- usage and change tracking ----------------------------------------------------------------
+
+    def record_usage(self, counts: Mapping[str, int]) -> None:
+        with self._read("record_usage") as conn:
+            usage.record(conn, counts)
+
+    def most_used(self, limit: int) -> list[VersionRecord]:
+        with self._read("most_used") as conn:
+            return versions.most_used(conn, limit)
+
+    def clock(self) -> datetime:
+        with self._read("clock") as conn:
+            return usage.clock(conn)
+
+    def changed_since(self, since: datetime) -> tuple[dict[str, PointerState], datetime]:
+        with self._write("changed_since") as conn:
+            return usage.changed_since(conn, since)
+
+    def listen(self) -> AbstractContextManager[ChangeFeed]:
+        return locks.listen(self.url)
+
+    # -- training runs ----------------------------------------------------------------------------
+
+    def record_result(
+        self,
+        run_id: str,
+        series_id: str,
+        outcome: str,
+        *,
+        version: int | None = None,
+        error: SigmawatchError | None = None,
+    ) -> None:
+        with self._read("record_result") as conn:
+            runs.record(conn, run_id, series_id, outcome, version, error)
+
+    def run_summary(self, run_id: str) -> RunSummary:
+        with self._read("run_summary") as conn:
+            return runs.summary(conn, run_id)
+
+    def prune_results(self, older_than_days: int) -> int:
+        with self._read("prune_results") as conn:
+            return runs.prune(conn, older_than_days)

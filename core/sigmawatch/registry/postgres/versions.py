@@ -1,0 +1,109 @@
+"""Versions: allocation under the series row lock (CONS-2, CONS-3) and reads."""
+
+from __future__ import annotations
+
+from psycopg.types.json import Jsonb
+
+from sigmawatch.registry.errors import model_not_found, version_not_found
+from sigmawatch.registry.pointer import may_promote
+from sigmawatch.registry.postgres import _sql
+from sigmawatch.registry.postgres.connection import Conn, notify
+from sigmawatch.registry.records import NewVersion, Registration, SeriesRecord, VersionRecord
+
+
+def register(conn: Conn, new: NewVersion, *, promote: bool) -> Registration:
+    """Inside a transaction: the new version, or the one with the same data and spec."""
+    conn.execute(_sql.ENSURE_SERIES, (new.series_id,))
+    series = lock_series(conn, new.series_id)
+    existing = conn.execute(
+        _sql.EXISTING_VERSION, (new.series_id, new.data_hash, new.detector.spec_hash)
+    ).fetchone()
+    if existing is not None:
+        return Registration(get(conn, new.series_id, existing["version"]), False)
+    version = series.latest_version + 1
+    free = may_promote(series.holder)
+    moves = series.production_version is None or (promote and free)
+    conn.execute(
+        _sql.INSERT_VERSION,
+        (
+            new.series_id,
+            version,
+            new.detector.kind,
+            Jsonb(new.detector.params),
+            new.detector.spec_hash,
+            new.data_hash,
+            new.n_points,
+            Jsonb(new.stats),
+            new.training_start,
+            new.training_end,
+            new.artifact_prefix,
+            new.manifest_sha256,
+            new.training_ms,
+            new.source,
+        ),
+    )
+    conn.execute(
+        _sql.ADVANCE_SERIES,
+        {
+            "version": version,
+            "promote": moves,
+            "keep": new.keep_versions,
+            "series_id": new.series_id,
+        },
+    )
+    notify(conn, new.series_id, "version")
+    held_by = series.holder if promote and not moves else None
+    return Registration(get(conn, new.series_id, version), True, held_by)
+
+
+def lock_series(conn: Conn, series_id: str) -> SeriesRecord:
+    """The series row, locked until the transaction ends; MODEL_NOT_FOUND if none."""
+    row = conn.execute(_sql.LOCK_SERIES, (series_id,)).fetchone()
+    if row is None:
+        raise model_not_found(series_id)
+    return _sql.series_from_row(row)
+
+
+def get(conn: Conn, series_id: str, version: int) -> VersionRecord:
+    row = conn.execute(_sql.VERSION, (series_id, version)).fetchone()
+    if row is None:
+        if series(conn, series_id) is None:
+            raise model_not_found(series_id)
+        raise version_not_found(series_id, version)
+    return _sql.version_from_row(row)
+
+
+def series(conn: Conn, series_id: str) -> SeriesRecord | None:
+    row = conn.execute(_sql.SERIES, (series_id,)).fetchone()
+    return _sql.series_from_row(row) if row else None
+
+
+def production(conn: Conn, series_id: str) -> VersionRecord:
+    row = conn.execute(_sql.PRODUCTION, (series_id,)).fetchone()
+    if row is None:
+        raise model_not_found(series_id)
+    return _sql.version_from_row(row)
+
+
+def listing(conn: Conn, series_id: str) -> list[VersionRecord]:
+    rows = conn.execute(_sql.VERSIONS, (series_id,)).fetchall()
+    if not rows:
+        raise model_not_found(series_id)
+    return [_sql.version_from_row(row) for row in rows]
+
+
+def by_data(conn: Conn, series_id: str, data_hash: str, spec_hash: str) -> VersionRecord | None:
+    row = conn.execute(_sql.BY_DATA, (series_id, data_hash, spec_hash)).fetchone()
+    return _sql.version_from_row(row) if row else None
+
+
+def most_used(conn: Conn, limit: int) -> list[VersionRecord]:
+    return [_sql.version_from_row(row) for row in conn.execute(_sql.MOST_USED, (limit,))]
+
+
+def count_served(conn: Conn, *, ids: list[str] | None, prefix: str | None) -> int:
+    if ids is not None:
+        row = conn.execute(_sql.COUNT_SERVED_IDS, (ids,)).fetchone()
+    else:
+        row = conn.execute(_sql.COUNT_SERVED_PREFIX, (prefix or "",)).fetchone()
+    return int(row["n"]) if row else 0

@@ -1,0 +1,144 @@
+"""The model registry as the apps see it: one method per operation they need.
+
+Implementations: `sigmawatch.registry.postgres.PostgresRegistry` (production,
+the only code that talks to the database driver) and
+`sigmawatch.registry.memory.MemoryRegistry` (fast tests). One contract
+suite (`tests/contract/test_registry_contract.py`) runs against both.
+
+Every failure a caller can see is a `SigmawatchError`: MODEL_NOT_FOUND,
+INVALID_VERSION, VERSION_ARCHIVED and POINTER_HELD for the request, and
+STORAGE_UNAVAILABLE (retryable) when the registry does not answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry.catalogue import CatalogueQuery
+from sigmawatch.registry.pointer import Writer
+from sigmawatch.registry.records import (
+    CataloguePage,
+    NewVersion,
+    PointerMove,
+    PointerState,
+    Registration,
+    RunSummary,
+    SeriesRecord,
+    VersionRecord,
+)
+
+
+class ChangeFeed(Protocol):
+    def changes(self, timeout: float) -> Iterator[str]:
+        """Series ids whose versions or pointer changed, as they arrive, for up to
+        `timeout` seconds. STORAGE_UNAVAILABLE when the feed is lost (changes may
+        have been missed: the caller re-reads what it caches)."""
+        ...
+
+
+class Registry(Protocol):
+    # -- health ------------------------------------------------------------------
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    # -- versions ----------------------------------------------------------------
+    def register(self, new: NewVersion, *, promote: bool) -> Registration:
+        """A new version, or the existing one with the same data and spec (CONS-2).
+
+        The first version always becomes production; a later one when
+        `promote` and the pointer is free (docs/decisions/0010)."""
+        ...
+
+    def get_version(self, series_id: str, version: int) -> VersionRecord: ...
+
+    def get_production(self, series_id: str) -> VersionRecord: ...
+
+    def get_series(self, series_id: str) -> SeriesRecord | None: ...
+
+    def list_versions(self, series_id: str) -> list[VersionRecord]: ...
+
+    def find_by_data(
+        self, series_id: str, data_hash: str, spec_hash: str
+    ) -> VersionRecord | None: ...
+
+    def count_served(self, *, ids: list[str] | None = None, prefix: str | None = None) -> int:
+        """How many of these series (an id list, or an id prefix) have a production version."""
+        ...
+
+    def search(self, query: CatalogueQuery) -> CataloguePage: ...
+
+    # -- the production pointer ------------------------------------------------------
+    def set_production(self, series_id: str, version: int, *, by: Writer) -> PointerMove:
+        """Point production at an active version; a holding writer also takes the hold."""
+        ...
+
+    def release_pointer(self, series_id: str, *, by: Writer) -> bool:
+        """Drop `by`'s hold (the pointer stays); False when it did not hold it."""
+        ...
+
+    # -- retention and restore (REG-6) -------------------------------------------------
+    def set_keep_versions(self, series_id: str, keep: int) -> None:
+        """Record the series' own retention (its AnomalyModel's keepVersions)."""
+        ...
+
+    def retention_candidates(self, series_id: str, default_keep: int) -> list[VersionRecord]:
+        """Active versions beyond the series' keep (its own, else `default_keep`), least
+        recently created, restored or made production first; never the production one."""
+        ...
+
+    def mark_archived(self, series_id: str, version: int, archive_prefix: str) -> bool:
+        """Archive an active, non-production version; False if that no longer holds."""
+        ...
+
+    def mark_active(self, series_id: str, version: int, prefix: str, *, archived_at: str) -> bool:
+        """Un-archive a version whose artifact now lives at `prefix`; False if it is
+        not archived under `archived_at` any more."""
+        ...
+
+    def series_lock(self, series_id: str) -> AbstractContextManager[None]:
+        """Serialise artifact moves (archive, restore) of one series across processes;
+        STORAGE_UNAVAILABLE when it cannot be had within a bounded wait."""
+        ...
+
+    # -- usage and change tracking -------------------------------------------------------
+    def record_usage(self, counts: Mapping[str, int]) -> None:
+        """Add prediction counts per series (warm-up ranks by them, MOD-7)."""
+        ...
+
+    def most_used(self, limit: int) -> list[VersionRecord]:
+        """Production versions of the most-used series."""
+        ...
+
+    def clock(self) -> datetime:
+        """The registry's current time: the watermark for `changed_since`."""
+        ...
+
+    def changed_since(self, since: datetime) -> tuple[dict[str, PointerState], datetime]:
+        """Series changed after `since` (with a safety overlap), and the new watermark."""
+        ...
+
+    def listen(self) -> AbstractContextManager[ChangeFeed]: ...
+
+    # -- training runs -------------------------------------------------------------------
+    def record_result(
+        self,
+        run_id: str,
+        series_id: str,
+        outcome: str,
+        *,
+        version: int | None = None,
+        error: SigmawatchError | None = None,
+    ) -> None:
+        """Upsert one series' outcome: a retried pod overwrites its earlier attempt."""
+        ...
+
+    def run_summary(self, run_id: str) -> RunSummary: ...
+
+    def prune_results(self, older_than_days: int) -> int:
+        """Drop outcomes of runs finished that many days ago; returns rows removed."""
+        ...

@@ -1,0 +1,107 @@
+"""Request bodies in: raw bytes parsed by orjson straight into typed values.
+
+Bodies are read raw rather than through pydantic models, several times
+faster for large batches (docs/performance.md and docs/decisions/0004);
+the pydantic models in `schemas.py` still document every body in OpenAPI.
+A body larger than `OFF_LOOP_BYTES` is parsed in a worker thread, so a
+10 MB training or batch body never stalls the event loop that answers
+everyone else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from anyio import to_thread
+from fastapi import Request
+
+from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.validation import parse_version, to_timestamps, to_values, validate_series_id
+from sigmawatch_inference.predictor import PointsRequest
+
+# Parsing this much JSON takes about a millisecond; larger bodies leave the loop.
+OFF_LOOP_BYTES = 64 * 1024
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise SigmawatchError(
+            ErrorCode.INVALID_JSON,
+            "request body is not valid JSON (NaN and Infinity are not JSON)",
+            position=exc.pos,
+            reason=exc.msg,
+        ) from None
+    if not isinstance(document, dict):
+        raise SigmawatchError(ErrorCode.INVALID_REQUEST, "request body must be a JSON object")
+    return document
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > OFF_LOOP_BYTES:
+        return await to_thread.run_sync(parse_json_object, body)
+    return parse_json_object(body)
+
+
+def require_field(document: dict[str, Any], name: str, *, where: str = "body") -> Any:
+    if name not in document:
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST, f"{where} is missing the field {name!r}", field=name
+        )
+    return document[name]
+
+
+def parse_version_param(version: str | None) -> int | None:
+    """A `?version=v3` query parameter; None (production) when absent."""
+    return parse_version(version) if version is not None else None
+
+
+def parse_point(series_id: str, version: int | None, body: dict[str, Any]) -> PointsRequest:
+    """The single-point predict: validated path and query parameters, a {timestamp, value} body."""
+    return PointsRequest(
+        series_id,
+        version,
+        to_timestamps([require_field(body, "timestamp")]),
+        to_values([require_field(body, "value")]),
+    )
+
+
+def parse_item(item: Any) -> PointsRequest:
+    if not isinstance(item, dict):
+        raise SigmawatchError(ErrorCode.INVALID_REQUEST, "each item must be an object")
+    series_id = validate_series_id(require_field(item, "series_id", where="item"))
+    version = item.get("version")
+    timestamps = to_timestamps(require_field(item, "timestamps", where="item"))
+    values = to_values(require_field(item, "values", where="item"))
+    if timestamps.size != values.size or values.size == 0:
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST,
+            "timestamps and values must be non-empty and of the same length",
+            timestamps=int(timestamps.size),
+            values=int(values.size),
+        )
+    return PointsRequest(series_id, parse_version_param(version), timestamps, values)
+
+
+def parse_batch(body: bytes) -> list[PointsRequest | SigmawatchError]:
+    """The batch body's items; a bad item is that item's error, never the request's."""
+    items = require_field(parse_json_object(body), "items")
+    if not isinstance(items, list):
+        raise SigmawatchError(ErrorCode.INVALID_REQUEST, "items must be a list")
+    parsed: list[PointsRequest | SigmawatchError] = []
+    for item in items:
+        try:
+            parsed.append(parse_item(item))
+        except SigmawatchError as exc:
+            parsed.append(exc)
+    return parsed
+
+
+async def read_batch(request: Request) -> list[PointsRequest | SigmawatchError]:
+    body = await request.body()
+    if len(body) > OFF_LOOP_BYTES:
+        return await to_thread.run_sync(parse_batch, body)
+    return parse_batch(body)

@@ -1,0 +1,139 @@
+"""Act: carry a plan out against Kubernetes, the registry and the artifact store.
+
+Thin on purpose: each step does what the plan says and reports what
+happened as a typed result for `report.py`. A retryable failure (storage
+down, the API server unreachable) propagates so the reconcile is retried
+soon; a failure that retrying cannot fix (a pin to an archived version, a
+Job the API server refuses) is part of the result and shows in status.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sigmawatch.artifacts import ArtifactStore
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.lifecycle import apply_retention
+from sigmawatch.registry import Registry
+from sigmawatch.settings import StorageSettings
+from sigmawatch.sources import Source, dataset_source, uri_source
+from sigmawatch_operator.config import OperatorConfig
+from sigmawatch_operator.decide import Pin, Plan, Retain, StartRun
+from sigmawatch_operator.job_client import JobClient, JobRejectedError
+from sigmawatch_operator.jobs import build_job
+from sigmawatch_operator.model_spec import ModelSpec
+from sigmawatch_operator.observe import Observed
+
+log = logging.getLogger(__name__)
+
+# Per-series outcomes of training runs are kept this long, then dropped.
+RESULTS_KEPT_DAYS = 30
+
+type Problem = tuple[str, str]  # (code, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    name: str
+    series: int
+    shards: int
+    adopted: bool  # the Job existed already (another replica, or an earlier attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Acted:
+    started: Started | None = None
+    start_problem: Problem | None = None  # NO_SERIES, JobRejected
+    pinned: int | None = None  # the version production moved to
+    pin_problem: Problem | None = None
+    released: bool = False
+    archived: int | None = None  # versions archived; None when retention did not run
+    retain_problem: Problem | None = None
+
+
+@dataclass
+class Actor:
+    jobs: JobClient
+    registry: Registry
+    store: ArtifactStore
+    settings: StorageSettings
+    config: OperatorConfig
+
+    def act(self, observed: Observed, plan: Plan) -> Acted:
+        spec = observed.spec
+        if spec is None:
+            return Acted()
+        if plan.record is not None:
+            self.registry.prune_results(RESULTS_KEPT_DAYS)
+        started, start_problem = self._start(observed, spec, plan.start)
+        pinned, pin_problem = self._pin(plan.pin)
+        released = plan.release is not None and self.registry.release_pointer(
+            plan.release.series_id, by=plan.release.writer
+        )
+        archived, retain_problem = self._retain(plan.retain)
+        return Acted(
+            started, start_problem, pinned, pin_problem, released, archived, retain_problem
+        )
+
+    def _source(self, spec: ModelSpec) -> Source:
+        if spec.source_uri:
+            return uri_source(
+                spec.source_uri,
+                s3_endpoint_url=self.settings.s3_endpoint_url,
+                s3_region=self.settings.s3_region,
+            )
+        return dataset_source(self.store)
+
+    def _start(
+        self, observed: Observed, spec: ModelSpec, start: StartRun | None
+    ) -> tuple[Started | None, Problem | None]:
+        if start is None:
+            return None, None
+        count = len(spec.explicit_series or self._source(spec).list_series(spec.prefix or ""))
+        if count == 0:
+            return None, ("NO_SERIES", "the selector matched no data")
+        shards = spec.shards(count)
+        manifest = build_job(
+            model=observed.model.manifest(),
+            spec=spec,
+            key=start.key,
+            name=start.name,
+            shards=shards,
+            config=self.config,
+        )
+        try:
+            created = self.jobs.create_job(manifest)
+        except JobRejectedError as exc:
+            return None, ("JobRejected", str(exc))
+        log.info(
+            "training job created" if created else "training job adopted",
+            extra={"job": start.name, "series": count, "reason": start.reason},
+        )
+        return Started(start.name, count, shards, adopted=not created), None
+
+    def _pin(self, pin: Pin | None) -> tuple[int | None, Problem | None]:
+        if pin is None:
+            return None, None
+        try:
+            move = self.registry.set_production(pin.series_id, pin.version, by=pin.writer)
+        except SigmawatchError as exc:
+            if exc.retryable:
+                raise
+            return None, (exc.code.value, exc.message)
+        log.info("production pinned", extra={"series_id": pin.series_id, "version": pin.version})
+        return move.record.version, None
+
+    def _retain(self, retain: Retain | None) -> tuple[int | None, Problem | None]:
+        if retain is None:
+            return None, None
+        archived = 0
+        try:
+            for series_id in retain.series_ids:
+                self.registry.set_keep_versions(series_id, retain.keep)
+                archived += len(apply_retention(self.registry, self.store, series_id, retain.keep))
+        except SigmawatchError as exc:
+            if exc.retryable:
+                raise
+            return None, (exc.code.value, exc.message)
+        return archived, None

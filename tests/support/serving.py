@@ -1,0 +1,77 @@
+"""An in-process serving stack on the in-memory registry: the predictor without HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from sigmawatch.artifacts import FileStore
+from sigmawatch.registry import Registry
+from sigmawatch.registry.memory import MemoryRegistry
+from sigmawatch.training import TrainResult, train_series
+from sigmawatch_inference.cache import ModelCache
+from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.predictor import Predictor
+from sigmawatch_inference.resolver import ModelResolver
+from sigmawatch_inference.settings import ServiceSettings
+from sigmawatch_inference.usage import UsageCounter
+from support.data import series_data
+
+
+class SpyRegistry:
+    """Counts the calls made to a registry, and runs a hook before chosen ones."""
+
+    def __init__(self, inner: Registry) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+        self.before: dict[str, Callable[..., None]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            if name in self.before:
+                self.before[name](*args, **kwargs)
+            return target(*args, **kwargs)
+
+        return call
+
+
+@dataclass
+class Stack:
+    root: Path
+    memory: MemoryRegistry = field(default_factory=MemoryRegistry)
+    metrics: Metrics = field(default_factory=Metrics)
+    usage: UsageCounter = field(default_factory=UsageCounter)
+
+    def __post_init__(self) -> None:
+        self.settings = ServiceSettings(data_dir=self.root, min_training_points=100)
+        self.store = FileStore(self.root / "artifacts")
+        self.spy = SpyRegistry(self.memory)
+        self.cache = ModelCache(1000, 10**8)
+        self.resolver = ModelResolver(
+            cast(Registry, self.spy), self.store, self.cache, self.metrics.model_load
+        )
+        self.predictor = Predictor(self.resolver, self.settings, self.metrics, self.usage)
+
+    def train(self, series_id: str, seed: int = 0, **options: Any) -> TrainResult:
+        timestamps, values = series_data(500, seed=seed)
+        return train_series(
+            series_id,
+            timestamps,
+            values,
+            registry=self.memory,
+            store=self.store,
+            settings=self.settings,
+            **options,
+        )
+
+    def counter(self, name: str, **labels: str) -> float:
+        value = self.metrics.collectors.get_sample_value(name, labels)
+        return value or 0.0

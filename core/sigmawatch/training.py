@@ -144,18 +144,16 @@ def train_series(
     if not registration.created:  # a concurrent training of the same data won the race
         return _existing(record, registry, store, promote=promote, started=started)
     archived: list[str] = []
-    if registration.created:
-        try:
-            archived = [
-                r.name
-                for r in apply_retention(registry, store, series_id, settings.retention_versions)
-            ]
-        except Exception:  # retention is retried on the next training; the version stands
-            log.exception("retention failed", extra={"series_id": series_id})
-        log.info(
-            "trained",
-            extra={"series_id": series_id, "version": record.name, "training_ms": training_ms},
-        )
+    try:
+        archived = [
+            r.name for r in apply_retention(registry, store, series_id, settings.retention_versions)
+        ]
+    except Exception:  # retention is retried on the next training; the version stands
+        log.exception("retention failed", extra={"series_id": series_id})
+    log.info(
+        "trained",
+        extra={"series_id": series_id, "version": record.name, "training_ms": training_ms},
+    )
     return TrainResult(record, True, _ms_since(started), archived, registration.held_by)
 
 

@@ -1,7 +1,7 @@
 """Operator configuration from `SIGMAWATCH_OPERATOR_*` environment variables.
 
 Registry and artifact-store settings are the shared `SIGMAWATCH_*` ones
-(`sigmawatch.settings.Settings`); these are only what the operator adds.
+(`sigmawatch.settings.StorageSettings`); these are only what the operator adds.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 class OperatorMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
+        self.collectors = CollectorRegistry(auto_describe=True)
+        r = self.collectors
         self.reconciles = Counter(
             "sigmawatch_operator_reconciles",
             "Reconciles by kind and result.",
@@ -39,4 +39,4 @@ class OperatorMetrics:
 
     def serve(self, port: int) -> None:
         if port:
-            start_http_server(port, addr="0.0.0.0", registry=self.registry)  # noqa: S104 - a pod's metrics port
+            start_http_server(port, addr="0.0.0.0", registry=self.collectors)  # noqa: S104 - a pod's metrics port

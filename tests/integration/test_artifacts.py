@@ -108,11 +108,40 @@ def test_file_store_keys_cannot_escape_the_root(file_store: FileStore) -> None:
 
 
 def test_unreachable_s3_reports_storage_unavailable(tmp_path: Path) -> None:
+    """Every call, `exists` included, answers STORAGE_UNAVAILABLE, never a 500; the
+    endpoint stays out of what a caller sees."""
     store = open_store(
         "s3://bucket/prefix", s3_endpoint_url="http://127.0.0.1:9", s3_region="us-east-1"
     )
-    with pytest.raises(StorageUnavailableError):
-        store.ping()
+    for call in (
+        store.ping,
+        lambda: store.exists("k"),
+        lambda: store.get("k"),
+        lambda: store.put("k", b"x"),
+        lambda: store.list("k"),
+        lambda: store.delete("k"),
+    ):
+        with pytest.raises(StorageUnavailableError) as caught:
+            call()
+        assert "127.0.0.1" not in str(caught.value.to_dict())
+
+
+def test_a_missing_object_is_missing_not_unavailable(store: ArtifactStore) -> None:
+    with pytest.raises(ArtifactNotFoundError) as caught:
+        store.get("models/none/manifest.json")
+    assert caught.value.code is ErrorCode.ARTIFACT_MISSING
+    assert not caught.value.retryable
+
+
+def test_an_operating_system_failure_is_storage_unavailable(tmp_path: Path) -> None:
+    """What a full or read-only disk does to a write (an OSError), shown the way root
+    cannot be stopped by permissions: a file stands where a folder must be made."""
+    store = FileStore(tmp_path / "fs")
+    store.put("a/one", b"1")
+    for call in (lambda: store.put("a/one/two", b"2"), lambda: store.get("a/one/two")):
+        with pytest.raises(StorageUnavailableError) as caught:
+            call()
+        assert str(tmp_path) not in str(caught.value.to_dict())
 
 
 def test_open_store_rejects_unknown_schemes() -> None:

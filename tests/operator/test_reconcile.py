@@ -363,3 +363,24 @@ def test_model_rollouts_are_validated_against_the_registry(plant: Harness) -> No
     assert check_rollout(missing, models.get, plant.registry)[1] == "INVALID_VERSION"
     unknown = {**check, "modelRef": {"name": "nope"}}
     assert check_rollout(unknown, models.get, plant.registry)[1] == "ModelNotFound"
+
+
+def test_a_second_model_pinning_the_same_series_is_told_who_holds_it(plant: Harness) -> None:
+    plant.write_data("shared", seed=1)
+    plant.apply("owner", plant.single("shared"))
+    plant.settle("owner")
+    plant.write_data("shared", seed=2)
+    plant.apply("owner", plant.single("shared", retrain={"nonce": "2"}))
+    plant.settle("owner")
+    plant.apply(
+        "owner", plant.single("shared", retrain={"nonce": "2"}, production={"pinnedVersion": "v1"})
+    )
+    plant.settle("owner")
+    plant.apply(
+        "rival", plant.single("shared", retrain={"nonce": "2"}, production={"pinnedVersion": "v2"})
+    )
+    status = plant.settle("rival")
+    degraded = condition(status, "Degraded")
+    assert degraded["reason"] == "POINTER_HELD"
+    assert "plant/owner" in degraded["message"]
+    assert plant.registry.get_production("shared").name == "v1"

@@ -1,4 +1,4 @@
-"""The repository's shape (ARCHITECTURE.md): source roots and layering."""
+"""The repository's shape (docs/architecture.md): source roots and layering."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def test_large_bodies_are_parsed_in_a_worker_thread(
 ) -> None:
     seen = thread_of(monkeypatch, parser)
     read = getattr(parsing, reader)
-    large, small = batch_body(20_000), batch_body(3)
+    large, small = batch_body(120_000), batch_body(3)
     assert len(large) > parsing.OFF_LOOP_BYTES > len(small)
 
     async def both() -> None:

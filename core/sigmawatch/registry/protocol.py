@@ -3,7 +3,7 @@
 Implementations: `sigmawatch.registry.postgres.PostgresRegistry` (production,
 the only code that talks to the database driver) and
 `sigmawatch.registry.memory.MemoryRegistry` (fast tests). One contract
-suite (`tests/contract/test_registry_contract.py`) runs against both.
+suite (`tests/contract/`) runs against both.
 
 Every failure a caller can see is a `SigmawatchError`: MODEL_NOT_FOUND,
 INVALID_VERSION, VERSION_ARCHIVED and POINTER_HELD for the request, and

@@ -116,7 +116,6 @@ class PostgresRegistry:
             return versions.count_served(conn, ids=ids, prefix=prefix)
 
     def search(self, query: CatalogueQuery) -> CataloguePage:
-        query.validate()
         with self._read("search") as conn:
             return catalogue.search(conn, query)
 

@@ -6,10 +6,8 @@ the pydantic models in `schemas.py` still document every body in OpenAPI.
 A body larger than `OFF_LOOP_BYTES` is parsed in a worker thread, so a
 10 MB training or batch body never stalls the event loop that answers
 everyone else. Smaller ones stay on the loop: a megabyte parses in a few
-milliseconds, and CPU-bound parsing in a thread still holds the GIL, so
-sending every batch there only added switches (bench/bench_batch.py with a
-64 KiB threshold: 10,000-point batches fell from 0.41× to 0.26× of
-parse-only in one run; at 1 MiB they measure as before, docs/performance.md).
+milliseconds, and parsing in a thread still holds the GIL, so moving every
+batch there only adds switches (docs/performance.md, the 2026-12-02 re-run).
 """
 
 from __future__ import annotations

@@ -99,6 +99,23 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
         production = acted.pinned or (series.production_version if series else None)
         status["latestVersion"] = format_version(latest) if latest else None
         status["productionVersion"] = format_version(production) if production else None
+    events += _action_events(acted, spec.keep_versions, recorded.condition(cond.DEGRADED))
+    problem = acted.pin_problem or acted.retain_problem
+    degraded: Problem | None = problem or (
+        (last_error["code"], last_error.get("message", "")) if last_error else None
+    )
+    status["conditions"] = cond.merge_conditions(
+        list(recorded.conditions),
+        _conditions(observed.serving, job_name if training else None, degraded),
+        now=now,
+        generation=observed.model.generation,
+    )
+    return Outcome(status, events)
+
+
+def _action_events(acted: Acted, keep: int, degraded_before: dict[str, Any]) -> list[Event]:
+    """What act changed; problems only when they are new (per transition, not per reconcile)."""
+    events = []
     if acted.pinned is not None:
         events.append(
             Event("Normal", "ProductionPinned", f"production set to {format_version(acted.pinned)}")
@@ -106,26 +123,22 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
     if acted.released:
         events.append(Event("Normal", "PinReleased", "production is no longer held by this model"))
     if acted.archived:
-        events.append(
-            Event(
-                "Normal",
-                "RetentionApplied",
-                f"archived {acted.archived} version(s); keeping {spec.keep_versions}",
-            )
-        )
-    problem = acted.pin_problem or acted.retain_problem
-    degraded: Problem | None = problem or (
-        (last_error["code"], last_error.get("message", "")) if last_error else None
-    )
-    before = recorded.condition(cond.DEGRADED)
-    if acted.pin_problem is not None and before.get("reason") != acted.pin_problem[0]:
-        code, message = acted.pin_problem
-        events.append(Event("Warning", "PinnedVersionUnavailable", f"{code}: {message}"))
-    if acted.retain_problem is not None and before.get("reason") != acted.retain_problem[0]:
-        code, message = acted.retain_problem
-        events.append(Event("Warning", "RetentionFailed", f"{code}: {message}"))
-    serving = observed.serving
-    new = [
+        message = f"archived {acted.archived} version(s); keeping {keep}"
+        events.append(Event("Normal", "RetentionApplied", message))
+    for reason, problem in (
+        ("PinnedVersionUnavailable", acted.pin_problem),
+        ("RetentionFailed", acted.retain_problem),
+    ):
+        if problem is not None and degraded_before.get("reason") != problem[0]:
+            events.append(Event("Warning", reason, f"{problem[0]}: {problem[1]}"))
+    return events
+
+
+def _conditions(
+    serving: bool, running_job: str | None, degraded: Problem | None
+) -> list[dict[str, Any]]:
+    training = running_job is not None
+    return [
         cond.condition(
             cond.READY,
             serving,
@@ -136,7 +149,7 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
             cond.TRAINING,
             training,
             "JobRunning" if training else "Idle",
-            f"Job {job_name}" if training else "",
+            f"Job {running_job}" if training else "",
         ),
         cond.condition(
             cond.DEGRADED,
@@ -145,10 +158,6 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
             degraded[1] if degraded else "",
         ),
     ]
-    status["conditions"] = cond.merge_conditions(
-        list(recorded.conditions), new, now=now, generation=observed.model.generation
-    )
-    return Outcome(status, events)
 
 
 def _finished(run: RecordRun, previous: LastJob | None) -> LastJob:

@@ -18,11 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sigmawatch import training_job
 from sigmawatch.artifacts import FileStore
-from sigmawatch.datasets import write_training_file
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.fleet import run_shard
 from sigmawatch.registry import Registry
@@ -37,7 +34,7 @@ from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.planning import format_time
 from sigmawatch_operator.reconciler import Reconciler
 from sigmawatch_operator.report import Event, Outcome
-from support.data import series_data
+from support.data import write_series
 
 NAMESPACE = "plant"
 POINTS = 500  # training data per series; the harness lowers VAL-1's minimum to match
@@ -161,12 +158,7 @@ class Harness:
         return Reconciler(self.jobs, registry, actor, self.metrics, self.clock)
 
     def write_data(self, series_id: str, *, seed: int = 0, constant: bool = False) -> None:
-        timestamps, values = series_data(POINTS, seed=seed)
-        if constant:
-            values = np.full(POINTS, 3.0)
-        path = self.root / "train" / f"{series_id}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_training_file(path, timestamps, values)
+        write_series(self.root / "train" / f"{series_id}.npy", POINTS, seed=seed, constant=constant)
 
     def apply(self, name: str, spec: dict[str, Any]) -> None:
         """kubectl apply: a new object, or a new generation of the spec."""

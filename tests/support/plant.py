@@ -8,11 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from sigmawatch.datasets import write_training_file
 from sigmawatch.registry.postgres import PostgresRegistry
-from support.data import series_data
+from support.data import write_series
 from support.kube import Cluster
 from support.operator import OperatorProcess, get_json
 
@@ -71,12 +68,7 @@ class Plant:
     def write_data(
         self, series_id: str, *, seed: int = 0, constant: bool = False, n: int = 10_000
     ) -> None:
-        timestamps, values = series_data(n, seed=seed)
-        if constant:
-            values = np.full(n, 3.0)
-        path = self.root / "train" / f"{series_id}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_training_file(path, timestamps, values)
+        write_series(self.root / "train" / f"{series_id}.npy", n, seed=seed, constant=constant)
 
     def prepare_namespace(self, namespace: str) -> None:
         """What an installation provides: Secret, ConfigMap, training ServiceAccount."""

@@ -6,9 +6,12 @@ suite runs against each of them.
 
 from __future__ import annotations
 
-from typing import Protocol
+import logging
+from typing import NoReturn, Protocol
 
 from sigmawatch.errors import ErrorCode, SigmawatchError, StorageUnavailableError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ArtifactNotFoundError", "ArtifactStore", "StorageUnavailableError"]
 
@@ -19,6 +22,17 @@ class ArtifactNotFoundError(SigmawatchError):
     def __init__(self, key: str) -> None:
         super().__init__(ErrorCode.ARTIFACT_MISSING, "artifact missing", key=key)
         self.key = key
+
+
+def unavailable(store_url: str, action: str, exc: Exception, key: str | None = None) -> NoReturn:
+    """A store's failure as the caller sees it: the key only; the store's own message
+    (endpoint, bucket, path) goes to the log."""
+    log.warning(
+        "artifact store call failed",
+        extra={"action": action, "key": key, "store": store_url, "error": str(exc)},
+    )
+    details = {"key": key} if key is not None else {}
+    raise StorageUnavailableError(f"artifact {action} failed; retry", **details) from exc
 
 
 class ArtifactStore(Protocol):

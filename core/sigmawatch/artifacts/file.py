@@ -11,9 +11,8 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import NoReturn
 
-from sigmawatch.artifacts.base import ArtifactNotFoundError, StorageUnavailableError
+from sigmawatch.artifacts.base import ArtifactNotFoundError, StorageUnavailableError, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +29,13 @@ class FileStore:
             raise ValueError(f"artifact key escapes the store: {key!r}")
         return path
 
-    def _unavailable(self, action: str, exc: OSError, key: str | None = None) -> NoReturn:
-        log.warning(
-            "artifact folder call failed",
-            extra={"action": action, "key": key, "store": self.url, "error": str(exc)},
-        )
-        details = {"key": key} if key is not None else {}
-        raise StorageUnavailableError(f"artifact {action} failed; retry", **details) from exc
-
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         except OSError as exc:
-            self._unavailable("write", exc, key)
+            unavailable(self.url, "write", exc, key)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -53,7 +44,7 @@ class FileStore:
             os.replace(tmp, path)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
-            self._unavailable("write", exc, key)
+            unavailable(self.url, "write", exc, key)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -64,7 +55,7 @@ class FileStore:
         except FileNotFoundError:
             raise ArtifactNotFoundError(key) from None
         except OSError as exc:
-            self._unavailable("read", exc, key)
+            unavailable(self.url, "read", exc, key)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -81,7 +72,7 @@ class FileStore:
                 if path.is_file() and not path.name.startswith(".tmp-")
             ]
         except OSError as exc:
-            self._unavailable("listing", exc)
+            unavailable(self.url, "listing", exc)
         return sorted(key for key in keys if key.startswith(prefix))
 
     def delete(self, key: str) -> None:
@@ -89,7 +80,7 @@ class FileStore:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
-            self._unavailable("delete", exc, key)
+            unavailable(self.url, "delete", exc, key)
         # Drop empty folders up to the root so archived series leave no husks.
         for parent in path.parents:
             if parent == self.root or not parent.is_relative_to(self.root):

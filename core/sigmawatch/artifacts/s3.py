@@ -6,19 +6,16 @@ own message (endpoint, bucket) goes to the log, never to a caller.
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sigmawatch.artifacts.base import ArtifactNotFoundError, StorageUnavailableError
+from sigmawatch.artifacts.base import ArtifactNotFoundError, unavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-log = logging.getLogger(__name__)
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 FAILURES = (BotoCoreError, ClientError)
@@ -45,19 +42,11 @@ class S3Store:
             "s3", endpoint_url=endpoint_url, region_name=region, config=config
         )
 
-    def _unavailable(self, action: str, exc: Exception, key: str | None = None) -> NoReturn:
-        log.warning(
-            "artifact store call failed",
-            extra={"action": action, "key": key, "store": self.url, "error": str(exc)},
-        )
-        details = {"key": key} if key is not None else {}
-        raise StorageUnavailableError(f"artifact {action} failed; retry", **details) from exc
-
     def put(self, key: str, data: bytes) -> None:
         try:
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
         except FAILURES as exc:
-            self._unavailable("write", exc, key)
+            unavailable(self.url, "write", exc, key)
 
     def get(self, key: str) -> bytes:
         try:
@@ -66,7 +55,7 @@ class S3Store:
         except FAILURES as exc:
             if _missing(exc):
                 raise ArtifactNotFoundError(key) from None
-            self._unavailable("read", exc, key)
+            unavailable(self.url, "read", exc, key)
 
     def exists(self, key: str) -> bool:
         try:
@@ -74,7 +63,7 @@ class S3Store:
         except FAILURES as exc:
             if _missing(exc):
                 return False
-            self._unavailable("check", exc, key)
+            unavailable(self.url, "check", exc, key)
         return True
 
     def list(self, prefix: str) -> list[str]:
@@ -84,17 +73,17 @@ class S3Store:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 keys.extend(item["Key"][len(self.prefix) :] for item in page.get("Contents", []))
         except FAILURES as exc:
-            self._unavailable("listing", exc)
+            unavailable(self.url, "listing", exc)
         return sorted(keys)
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
         except FAILURES as exc:
-            self._unavailable("delete", exc, key)
+            unavailable(self.url, "delete", exc, key)
 
     def ping(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except FAILURES as exc:
-            self._unavailable("bucket check", exc)
+            unavailable(self.url, "bucket check", exc)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +21,13 @@ from sigmawatch_inference.resolver import ModelResolver
 from sigmawatch_inference.settings import ServiceSettings
 from sigmawatch_inference.usage import UsageCounter
 from support.data import series_data
+
+
+def run_async[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on a thread of its own: in a full test run the browser tier's
+    Playwright keeps an event loop in the main thread, where asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class SpyRegistry:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch_inference import parsing
 from sigmawatch_inference.predictor import PointsRequest
+from support.serving import run_async
 
 
 def request_with(body: bytes) -> Request:
@@ -58,12 +58,12 @@ def test_large_bodies_are_parsed_in_a_worker_thread(
     large, small = batch_body(120_000), batch_body(3)
     assert len(large) > parsing.OFF_LOOP_BYTES > len(small)
 
-    async def both() -> None:
+    async def both() -> threading.Thread:
         await read(request_with(large))
         await read(request_with(small))
+        return threading.current_thread()
 
-    asyncio.run(both())
-    loop_thread = threading.main_thread()
+    loop_thread = run_async(both())
     assert [t is loop_thread for t in seen] == [False, True]
 
 

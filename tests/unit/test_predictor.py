@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import API
 from sigmawatch_inference.predictor import PointsRequest, Prediction
 from support.data import START
-from support.serving import Stack
+from support.serving import Stack, run_async
 
 TS = START + 300 * 500
 
@@ -31,8 +30,8 @@ def stack(tmp_path: Path) -> Stack:
 
 def test_one_point_names_the_version_and_counts_once(stack: Stack) -> None:
     stack.train("p1")
-    first = asyncio.run(stack.predictor.predict(point("p1", 10.0)))
-    again = asyncio.run(stack.predictor.predict(point("p1", 99.0)))
+    first = run_async(stack.predictor.predict(point("p1", 10.0)))
+    again = run_async(stack.predictor.predict(point("p1", 99.0)))
     assert (first.version, first.kind, bool(first.anomalies[0])) == (1, "zscore", False)
     assert bool(again.anomalies[0])
     assert not first.fallback
@@ -48,7 +47,7 @@ def test_one_point_names_the_version_and_counts_once(stack: Stack) -> None:
 def test_a_series_without_a_model_is_asked_for_once(stack: Stack) -> None:
     for _ in range(3):
         with pytest.raises(SigmawatchError) as caught:
-            asyncio.run(stack.predictor.predict(point("ghost")))
+            run_async(stack.predictor.predict(point("ghost")))
         assert caught.value.code is ErrorCode.MODEL_NOT_FOUND
     assert stack.spy.calls["get_production"] == 1
 
@@ -65,7 +64,7 @@ def test_a_batch_resolves_each_model_once_and_isolates_bad_items(stack: Stack) -
         point("nobody"),
         point("b1", 10.0, version=7),
     ]
-    answers = asyncio.run(stack.predictor.predict_many(requests))
+    answers = run_async(stack.predictor.predict_many(requests))
     assert [a.series_id for a in answers if isinstance(a, Prediction)] == ["b1", "b2", "b1"]
     assert answers[2] is bad
     errors = [a.code for a in answers if isinstance(a, SigmawatchError)]
@@ -91,16 +90,16 @@ def test_a_batchs_misses_load_concurrently(stack: Stack) -> None:
         inside.wait()  # only loads that run at the same time get through
 
     stack.spy.before["get_production"] = wait_for_the_other_three
-    answers = asyncio.run(stack.predictor.predict_many([point(f"c{i}") for i in range(4)]))
+    answers = run_async(stack.predictor.predict_many([point(f"c{i}") for i in range(4)]))
     assert all(isinstance(a, Prediction) for a in answers)
 
 
 def test_an_outage_fails_the_items_that_need_the_registry_only(stack: Stack) -> None:
     stack.train("warm")
-    asyncio.run(stack.predictor.predict(point("warm")))
+    run_async(stack.predictor.predict(point("warm")))
     stack.train("cold", seed=1)
     stack.memory.down = True
-    answers = asyncio.run(stack.predictor.predict_many([point("warm"), point("cold")]))
+    answers = run_async(stack.predictor.predict_many([point("warm"), point("cold")]))
     assert isinstance(answers[0], Prediction)
     assert isinstance(answers[1], SigmawatchError)
     assert answers[1].code is ErrorCode.STORAGE_UNAVAILABLE
@@ -109,7 +108,7 @@ def test_an_outage_fails_the_items_that_need_the_registry_only(stack: Stack) -> 
 def test_a_broken_artifact_answers_from_the_stored_moments(stack: Stack) -> None:
     record = stack.train("bent").record
     stack.store.delete(record.artifact_prefix + "manifest.json")
-    answer = asyncio.run(stack.predictor.predict(point("bent", 10.0)))
+    answer = run_async(stack.predictor.predict(point("bent", 10.0)))
     assert answer.fallback
     assert answer.kind == "zscore"
     assert stack.counter("sigmawatch_fallback_predictions_total") == 1
@@ -120,7 +119,7 @@ def test_an_archive_notice_during_a_version_read_leaves_nothing_cached(stack: St
     but must not stay in the cache, where no later notice would remove it."""
     stack.train("arch")
     stack.spy.before["get_version"] = lambda series_id, *_: stack.cache.drop_series(series_id)
-    answer = asyncio.run(stack.predictor.predict(point("arch", version=1)))
+    answer = run_async(stack.predictor.predict(point("arch", version=1)))
     assert answer.version == 1
     assert stack.cache.get(("arch", 1)) is None
 
@@ -129,15 +128,15 @@ def test_another_series_changing_does_not_stop_pointer_caching(stack: Stack) -> 
     stack.train("steady")
     stack.train("busy", seed=1)
     stack.spy.before["get_production"] = lambda *_: stack.cache.drop_series("busy")
-    asyncio.run(stack.predictor.predict(point("steady")))
-    asyncio.run(stack.predictor.predict(point("steady")))
+    run_async(stack.predictor.predict(point("steady")))
+    run_async(stack.predictor.predict(point("steady")))
     assert stack.spy.calls["get_production"] == 1
 
 
 def test_a_rollback_notice_moves_the_answer_to_the_new_version(stack: Stack) -> None:
     stack.train("moved")
     stack.train("moved", seed=1)
-    assert asyncio.run(stack.predictor.predict(point("moved"))).version == 2
+    assert run_async(stack.predictor.predict(point("moved"))).version == 2
     stack.memory.set_production("moved", 1, by=API)
     stack.cache.drop_series("moved")  # what the listener does on the notification
-    assert asyncio.run(stack.predictor.predict(point("moved"))).version == 1
+    assert run_async(stack.predictor.predict(point("moved"))).version == 1

@@ -20,10 +20,10 @@ import numpy.typing as npt
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.artifacts.manifest import write_model
 from sigmawatch.detectors import DetectorSpec
-from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.errors import SigmawatchError
 from sigmawatch.lifecycle import apply_retention, restore_version
 from sigmawatch.registry import ARCHIVED, TRAINING, NewVersion, Registry, VersionRecord
-from sigmawatch.registry.pointer import describe_holder
+from sigmawatch.registry.pointer import HELD_CODES, describe_holder, pointer_held
 from sigmawatch.settings import TrainingSettings
 from sigmawatch.stats import data_hash, training_stats
 from sigmawatch.validation import (
@@ -48,9 +48,10 @@ class TrainResult:
     def warnings(self) -> list[dict[str, Any]]:
         if self.held_by is None:
             return []
+        held = pointer_held(self.record.series_id, self.held_by)
         return [
             {
-                "code": ErrorCode.POINTER_HELD.value,
+                "code": held.code.value,
                 "message": f"{self.record.name} was registered but production did not move: "
                 f"{describe_holder(self.held_by)}",
                 "holder": self.held_by,
@@ -180,7 +181,7 @@ def _existing(
         try:
             record = registry.set_production(record.series_id, record.version, by=TRAINING).record
         except SigmawatchError as exc:
-            if exc.code is not ErrorCode.POINTER_HELD:
+            if exc.code not in HELD_CODES:
                 raise
             held_by = str(exc.details["holder"])
     log.info(

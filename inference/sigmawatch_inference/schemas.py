@@ -75,7 +75,7 @@ class Stats(BaseModel):
 
 
 class TrainingWarning(BaseModel):
-    code: Literal["POINTER_HELD"]
+    code: Literal["POINTER_HELD", "ROLLOUT_IN_PROGRESS"]
     message: str
     holder: str
 
@@ -93,7 +93,8 @@ class TrainResponse(BaseModel):
     training_ms: float
     archived_versions: list[str] = Field(description="Versions retention archived just now.")
     warnings: list[TrainingWarning] = Field(
-        description="POINTER_HELD: promotion was asked for, but a holder kept production."
+        description="POINTER_HELD (a pin) or ROLLOUT_IN_PROGRESS: promotion was asked for, "
+        "but a holder kept production."
     )
 
 

@@ -12,11 +12,12 @@ STORAGE_UNAVAILABLE (retryable) when the registry does not answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.pointer import Writer
@@ -30,13 +31,24 @@ from sigmawatch.registry.records import (
     SeriesRecord,
     VersionRecord,
 )
+from sigmawatch.registry.rollout_records import (
+    Feedback,
+    NewRollout,
+    RolloutMember,
+    RolloutRecord,
+    Route,
+    StatsRow,
+    Transition,
+)
+from sigmawatch.rollouts.policy import RolloutState
+from sigmawatch.rollouts.window import VersionWindow
 
 
 class ChangeFeed(Protocol):
     def changes(self, timeout: float) -> Iterator[str]:
-        """Series ids whose versions or pointer changed, as they arrive, for up to
-        `timeout` seconds. STORAGE_UNAVAILABLE when the feed is lost (changes may
-        have been missed: the caller re-reads what it caches)."""
+        """What changed, as it arrives, for up to `timeout` seconds: a series id (its
+        versions or pointer), or `rollout:<id>` (a rollout's routing). STORAGE_UNAVAILABLE
+        when the feed is lost (changes may have been missed: re-read what is cached)."""
         ...
 
 
@@ -142,3 +154,90 @@ class Registry(Protocol):
     def prune_results(self, older_than_days: int) -> int:
         """Drop outcomes of runs finished that many days ago; returns rows removed."""
         ...
+
+    # -- rollouts --------------------------------------------------------------------------
+    def resolve_members(
+        self,
+        *,
+        series_ids: list[str] | None = None,
+        prefix: str | None = None,
+        candidate: int | None = None,
+        run_id: str | None = None,
+        spec_hash: str | None = None,
+    ) -> list[RolloutMember]:
+        """Series (listed, or by prefix) with production as stable and, as candidate,
+        `candidate`, the version run `run_id` produced, or the newest active version
+        with `spec_hash`; series whose candidate is missing or is production are left out."""
+        ...
+
+    def start_rollout(self, new: NewRollout) -> RolloutRecord:
+        """Record the rollout and take every member's pointer (it must be free and at
+        `stable`); ROLLOUT_IN_PROGRESS or POINTER_HELD otherwise, nothing taken."""
+        ...
+
+    def get_rollout(self, rollout_id: int) -> RolloutRecord: ...
+
+    def series_rollout(self, series_id: str) -> RolloutRecord | None:
+        """The series' active rollout, else its most recent one."""
+        ...
+
+    def driven_rollout(self, driver_ref: str) -> RolloutRecord | None:
+        """The most recent rollout a ModelRollout started."""
+        ...
+
+    def active_rollouts(self) -> list[RolloutRecord]: ...
+
+    def update_rollout(
+        self,
+        rollout_id: int,
+        *,
+        revision: int,
+        state: RolloutState,
+        reason: str,
+        analysis: dict[str, object] | None = None,
+    ) -> RolloutRecord | None:
+        """Store the next state if the rollout is still at `revision` (None: another
+        driver moved it first). A finished phase releases every member's pointer,
+        moved to the candidate when promoted, left at stable otherwise."""
+        ...
+
+    def rollout_members(self, rollout_id: int) -> list[RolloutMember]: ...
+
+    def transitions(self, rollout_id: int) -> list[Transition]: ...
+
+    def routes(self, rollout_ids: Sequence[int] | None = None) -> list[Route]:
+        """Routing of every member of the active rollouts (or of these ones)."""
+        ...
+
+    def route_revisions(self) -> dict[int, int]:
+        """The active rollouts and their revisions: a cheap check for changed routing."""
+        ...
+
+    # -- statistics and labels -------------------------------------------------------------
+    def record_stats(self, rows: Sequence[StatsRow]) -> None:
+        """Add one pod's counts to the stored ones."""
+        ...
+
+    def version_window(
+        self, series_id: str, version: int, since: datetime, until: datetime | None = None
+    ) -> VersionWindow: ...
+
+    def rollout_windows(
+        self, rollout_id: int, *, stable_since: datetime, candidate_since: datetime
+    ) -> tuple[VersionWindow, VersionWindow]:
+        """Stable's and the candidate's counts summed over the members (labels not included)."""
+        ...
+
+    def record_feedback(
+        self, series_id: str, timestamps: IntArray, values: FloatArray, labels: BoolArray
+    ) -> int:
+        """Store labeled points; returns how many replaced labels sent before."""
+        ...
+
+    def feedback(
+        self, series_ids: Sequence[str], since: datetime | None = None
+    ) -> dict[str, Feedback]:
+        """Labeled points per series (received since `since`, when given)."""
+        ...
+
+    def prune_stats(self, older_than_days: int) -> int: ...

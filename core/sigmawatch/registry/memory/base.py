@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import Concatenate
 
+from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.errors import model_not_found, registry_unavailable, version_not_found
 from sigmawatch.registry.records import SeriesRecord, VersionRecord
+from sigmawatch.registry.rollout_records import RolloutMember, RolloutRecord, StatsRow, Transition
 
 
 @dataclass
@@ -36,6 +38,13 @@ class Result:
     code: str | None
     message: str | None
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class StoredRollout:
+    record: RolloutRecord
+    members: dict[str, RolloutMember]
+    transitions: list[Transition] = field(default_factory=list)
 
 
 class MemoryFeed:
@@ -62,6 +71,12 @@ class MemoryState:
         self.series_locks: dict[str, threading.Lock] = {}
         self.feeds: list[queue.Queue[str]] = []
         self.order = count()
+        # Rollouts, statistics and labels (memory/rollouts.py).
+        self.rollouts: dict[int, StoredRollout] = {}
+        self.rollout_ids = count(1)
+        self.active_members: dict[str, int] = {}  # series → its active rollout
+        self.stats: dict[tuple[str, int, datetime], StatsRow] = {}
+        self.labels: dict[str, dict[int, tuple[float, bool, datetime]]] = {}
 
     def up(self) -> None:
         if self.down:
@@ -69,8 +84,28 @@ class MemoryState:
 
     def changed(self, series_id: str) -> None:
         self.series[series_id].updated_at = datetime.now(UTC)
+        self.announce(series_id)
+
+    def announce(self, change: str) -> None:
         for events in self.feeds:
-            events.put(series_id)
+            events.put(change)
+
+    def stored_rollout(self, rollout_id: int) -> StoredRollout:
+        stored = self.rollouts.get(rollout_id)
+        if stored is None:
+            raise SigmawatchError(
+                ErrorCode.ROLLOUT_NOT_FOUND,
+                f"there is no rollout r{rollout_id}",
+                rollout=rollout_id,
+            )
+        return stored
+
+    def in_active_rollout(self, series_id: str, version: int) -> bool:
+        rollout_id = self.active_members.get(series_id)
+        if rollout_id is None:
+            return False
+        member = self.rollouts[rollout_id].members[series_id]
+        return version in (member.stable, member.candidate)
 
     def view(self, entry: Version) -> VersionRecord:
         series = self.series[entry.record.series_id].record

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sigmawatch.registry.catalogue import CatalogueQuery, encode_cursor
 from sigmawatch.registry.errors import model_not_found, series_busy, version_archived
 from sigmawatch.registry.memory.base import Series, Version, atomic, matches
-from sigmawatch.registry.memory.tracking import Tracking
+from sigmawatch.registry.memory.rollouts import Rollouts
 from sigmawatch.registry.pointer import Writer, check_move, may_promote
 from sigmawatch.registry.records import (
     ACTIVE,
@@ -47,7 +47,7 @@ _COPIED = (
 )
 
 
-class MemoryRegistry(Tracking):
+class MemoryRegistry(Rollouts):
     def ping(self) -> None:
         self.up()
 
@@ -188,7 +188,12 @@ class MemoryRegistry(Tracking):
         active = [e for e in self.of_series(series_id) if e.record.status == ACTIVE]
         active.sort(key=lambda e: (e.activated, e.record.version), reverse=True)
         production = state.record.production_version
-        beyond = [e for e in active[keep:] if e.record.version != production]
+        beyond = [
+            e
+            for e in active[keep:]
+            if e.record.version != production
+            and not self.in_active_rollout(series_id, e.record.version)
+        ]
         return sorted((self.view(e) for e in beyond), key=lambda r: r.version)
 
     @atomic
@@ -197,7 +202,7 @@ class MemoryRegistry(Tracking):
         entry = self.versions.get((series_id, version))
         if state is None or entry is None or entry.record.status != ACTIVE:
             return False
-        if state.record.production_version == version:
+        if state.record.production_version == version or self.in_active_rollout(series_id, version):
             return False
         entry.record = dataclasses.replace(
             entry.record,

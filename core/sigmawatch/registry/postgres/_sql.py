@@ -95,7 +95,15 @@ RETENTION = f"""
     ) v JOIN series s USING (series_id)
     WHERE v.recency > coalesce(s.keep_versions, %(default_keep)s)
       AND s.production_version IS DISTINCT FROM v.version
+      AND NOT EXISTS (SELECT 1 FROM rollout_members m
+                      WHERE m.active AND m.series_id = v.series_id
+                        AND v.version IN (m.stable_version, m.candidate_version))
     ORDER BY v.version
+"""
+# Versions an active rollout serves: never archived while it runs.
+IN_ACTIVE_ROLLOUT = """
+    SELECT 1 FROM rollout_members WHERE active AND series_id = %s
+      AND %s IN (stable_version, candidate_version)
 """
 ARCHIVE = (
     "UPDATE model_versions SET status = 'archived', archived_at = now(), artifact_prefix = %s"

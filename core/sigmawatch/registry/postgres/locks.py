@@ -50,9 +50,13 @@ class PostgresFeed:
 
 
 def _series_of(payload: str) -> str | None:
+    """A series id, or `rollout:<id>` for a rollout's routing; None for anything else."""
     try:
-        series_id = orjson.loads(payload)["series_id"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        document = orjson.loads(payload)
+        if isinstance(document.get("rollout"), int):
+            return f"rollout:{document['rollout']}"
+        series_id = document["series_id"]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         series_id = None
     if not isinstance(series_id, str):
         log.warning("ignoring malformed notification", extra={"payload": payload[:200]})

@@ -18,6 +18,8 @@ def mark_archived(conn: Conn, series_id: str, version: int, archive_prefix: str)
     series = conn.execute(_sql.LOCK_SERIES, (series_id,)).fetchone()
     if series is None or series["production_version"] == version:
         return False
+    if conn.execute(_sql.IN_ACTIVE_ROLLOUT, (series_id, version)).fetchone():
+        return False
     updated = conn.execute(_sql.ARCHIVE, (archive_prefix, series_id, version)).rowcount
     if updated:
         conn.execute(_sql.TOUCH_SERIES, (series_id,))

@@ -1,0 +1,122 @@
+"""`MemoryRegistry`'s per-(series, version) statistics and ground-truth labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.registry.memory.base import atomic
+from sigmawatch.registry.memory.tracking import Tracking
+from sigmawatch.registry.rollout_records import Feedback, StatsRow
+from sigmawatch.rollouts.window import VersionWindow
+
+
+def _window(row: StatsRow) -> VersionWindow:
+    return VersionWindow(
+        row.predictions,
+        row.anomalies,
+        row.errors,
+        row.fallbacks,
+        row.latency,
+        row.shadow_compared,
+        row.shadow_agreed,
+    )
+
+
+class StatsAndLabels(Tracking):
+    @atomic
+    def record_stats(self, rows: Sequence[StatsRow]) -> None:
+        for row in rows:
+            key = (row.series_id, row.version, row.bucket)
+            old = self.stats.get(key)
+            if old is None:
+                self.stats[key] = row
+                continue
+            merged = _window(old) + _window(row)
+            self.stats[key] = StatsRow(
+                row.series_id,
+                row.version,
+                row.bucket,
+                merged.predictions,
+                merged.anomalies,
+                merged.errors,
+                merged.fallbacks,
+                merged.latency,
+                merged.shadow_compared,
+                merged.shadow_agreed,
+            )
+
+    @atomic
+    def version_window(
+        self, series_id: str, version: int, since: datetime, until: datetime | None = None
+    ) -> VersionWindow:
+        out = VersionWindow()
+        for (s, v, bucket), row in self.stats.items():
+            if (
+                (s, v) == (series_id, version)
+                and since <= bucket
+                and (until is None or bucket < until)
+            ):
+                out = out + _window(row)
+        return out
+
+    @atomic
+    def rollout_windows(
+        self, rollout_id: int, *, stable_since: datetime, candidate_since: datetime
+    ) -> tuple[VersionWindow, VersionWindow]:
+        members = self.stored_rollout(rollout_id).members
+        stable = candidate = VersionWindow()
+        for (series_id, version, bucket), row in self.stats.items():
+            member = members.get(series_id)
+            if member is None:
+                continue
+            if version == member.stable and bucket >= stable_since:
+                stable = stable + _window(row)
+            if version == member.candidate and bucket >= candidate_since:
+                candidate = candidate + _window(row)
+        return stable, candidate
+
+    @atomic
+    def record_feedback(
+        self, series_id: str, timestamps: IntArray, values: FloatArray, labels: BoolArray
+    ) -> int:
+        stored = self.labels.setdefault(series_id, {})
+        now = datetime.now(UTC)
+        replaced = 0
+        for ts, value, label in zip(
+            timestamps.tolist(), values.tolist(), labels.tolist(), strict=True
+        ):
+            replaced += ts in stored
+            stored[ts] = (value, label, now)
+        return replaced
+
+    @atomic
+    def feedback(
+        self, series_ids: Sequence[str], since: datetime | None = None
+    ) -> dict[str, Feedback]:
+        found = {}
+        for series_id in series_ids:
+            points = sorted(
+                (ts, value, label)
+                for ts, (value, label, at) in self.labels.get(series_id, {}).items()
+                if since is None or at >= since
+            )
+            if points:
+                ts, values, labels = zip(*points, strict=True)
+                found[series_id] = Feedback(
+                    np.asarray(ts, dtype=np.int64),
+                    np.asarray(values, dtype=np.float64),
+                    np.asarray(labels, dtype=np.bool_),
+                )
+        return found
+
+    @atomic
+    def prune_stats(self, older_than_days: int) -> int:
+        cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+        old = [key for key in self.stats if key[2] < cutoff]
+        for key in old:
+            del self.stats[key]
+        return len(old)

@@ -1,0 +1,152 @@
+"""Rollouts as the registry stores and answers them (issue: model rollouts, REL-1..5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.rollouts.policy import ACTIVE, RolloutState
+from sigmawatch.rollouts.spec import RolloutSpec, Strategy
+from sigmawatch.rollouts.window import N_LATENCY
+from sigmawatch.validation import format_version
+
+
+class Driver(StrEnum):
+    """Who runs a rollout's analysis and may change it: exactly one, recorded."""
+
+    API = "api"  # started through REST or the CLI; the service's loop drives it
+    OPERATOR = "operator"  # a ModelRollout; the operator's controller drives it
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutMember:
+    series_id: str
+    stable: int
+    candidate: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewRollout:
+    spec: RolloutSpec
+    members: tuple[RolloutMember, ...]
+    driver: Driver
+    state: RolloutState
+    driver_ref: str | None = None  # "<namespace>/<ModelRollout>" for the operator
+    # A fleet rollout's canary weight is the share of *series* on the candidate.
+    fleet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutRecord:
+    rollout_id: int
+    spec: RolloutSpec
+    state: RolloutState
+    driver: Driver
+    driver_ref: str | None
+    fleet: bool
+    members: int
+    revision: int  # grows with every change: drivers update with compare-and-set
+    reason: str | None
+    last_analysis: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    # The single member's versions (a one-series rollout), for display.
+    series_id: str | None = None
+    stable: int | None = None
+    candidate: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"r{self.rollout_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.state.phase in ACTIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "rollout": self.name,
+            "strategy": self.spec.strategy.value,
+            "phase": state.phase.value,
+            "step": state.step,
+            "weight": state.weight,
+            "steps": list(self.spec.steps) if self.spec.strategy is Strategy.CANARY else [],
+            "fleet": self.fleet,
+            "members": self.members,
+            "series_id": self.series_id,
+            "stable": format_version(self.stable) if self.stable else None,
+            "candidate": format_version(self.candidate) if self.candidate else None,
+            "driver": self.driver.value,
+            "driver_ref": self.driver_ref,
+            "reason": self.reason,
+            "failures": state.failures,
+            "analysis": self.spec.to_dict()["analysis"],
+            "last_analysis": self.last_analysis,
+            "started_at": state.started_at.isoformat(),
+            "step_started_at": state.step_started_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "revision": self.revision,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    at: datetime
+    phase: str
+    step: int
+    weight: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "phase": self.phase,
+            "step": self.step,
+            "weight": self.weight,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a serving pod needs to route one series of an active rollout."""
+
+    rollout_id: int
+    revision: int
+    strategy: Strategy
+    weight: int
+    fleet: bool
+    series_id: str
+    stable: int
+    candidate: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    """One pod's counts for one (series, version) in one time bucket, added on flush."""
+
+    series_id: str
+    version: int
+    bucket: datetime
+    predictions: int = 0
+    anomalies: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    latency: tuple[int, ...] = (0,) * N_LATENCY
+    shadow_compared: int = 0
+    shadow_agreed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A series' labeled points: timestamps (ascending), their values and labels."""
+
+    timestamps: IntArray
+    values: FloatArray
+    labels: BoolArray

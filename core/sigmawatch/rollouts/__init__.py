@@ -1,0 +1,1 @@
+"""Model rollouts: what is asked (spec), what was measured (window), what to do next (policy)."""

@@ -20,7 +20,12 @@ import sigmawatch
 from sigmawatch.settings import load_settings
 from sigmawatch_inference import errors
 from sigmawatch_inference.middleware import BodyLimit, RequestMetrics
-from sigmawatch_inference.routes import health, plot, predict, train, versions
+from sigmawatch_inference.rollout_schemas import (
+    FeedbackRequest,
+    FleetRolloutRequest,
+    RolloutRequest,
+)
+from sigmawatch_inference.routes import feedback, health, plot, predict, rollouts, train, versions
 from sigmawatch_inference.schemas import (
     BatchRequest,
     DatasetRequest,
@@ -39,7 +44,16 @@ Errors are always `{"error": {"code", "message", "details"}}` with a stable code
 """
 
 # Bodies parsed by hand: their schemas are added to the OpenAPI components.
-DOCUMENTED_BODIES = (TrainRequest, DatasetRequest, PredictRequest, BatchRequest, RollbackRequest)
+DOCUMENTED_BODIES = (
+    TrainRequest,
+    DatasetRequest,
+    PredictRequest,
+    BatchRequest,
+    RollbackRequest,
+    RolloutRequest,
+    FleetRolloutRequest,
+    FeedbackRequest,
+)
 PREDICT_ROUTES = frozenset({"/v1/series/{series_id}/predict", "/v1/predict"})
 
 
@@ -76,7 +90,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
-    for module in (train, predict, versions, plot, health):
+    for module in (train, predict, versions, rollouts, feedback, plot, health):
         app.include_router(module.build(services))
     app.mount(
         "/static/docs", StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets"

@@ -1,12 +1,13 @@
-"""Background work of a serving process: cache invalidation and usage counts.
+"""Background work of a serving process: invalidation, routing, statistics, usage.
 
 Two daemon threads:
 - the listener follows the registry's change feed (LISTEN/NOTIFY on
-  PostgreSQL) and drops a series from the cache the moment a version or
-  pointer of it changes;
-- the housekeeper re-reads recently changed production pointers on a
-  bounded interval (in case a notification was missed), writes usage
-  counts to the registry for warm-up ranking, and updates cache gauges.
+  PostgreSQL): a changed series is dropped from the cache at once, a
+  changed rollout's routing is reloaded at once;
+- the housekeeper runs the periodic tasks: re-read recently changed
+  production pointers and rollout routing (in case a notification was
+  missed, bounded by `refresh_interval_s`), flush per-version statistics
+  and usage counts to the registry, prune old statistics, update gauges.
 """
 
 from __future__ import annotations
@@ -14,15 +15,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import PointerState, Registry
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.routing import RoutingTable
+from sigmawatch_inference.settings import ServiceSettings
+from sigmawatch_inference.stats_buffer import StatsBuffer
 from sigmawatch_inference.usage import UsageCounter
 
 log = logging.getLogger(__name__)
+
+ROLLOUT_CHANGE = "rollout:"
+PRUNE_INTERVAL_S = 3600.0
+
+
+@dataclass
+class Periodic:
+    interval_s: float
+    run: Callable[[], object]
+    next_at: float = 0.0
 
 
 class Background:
@@ -33,15 +49,17 @@ class Background:
         cache: ModelCache,
         metrics: Metrics,
         usage: UsageCounter,
-        refresh_interval_s: float,
-        usage_flush_interval_s: float,
+        routing: RoutingTable,
+        stats: StatsBuffer,
+        settings: ServiceSettings,
     ) -> None:
         self.registry = registry
         self.cache = cache
         self.metrics = metrics
         self.usage = usage
-        self.refresh_interval_s = refresh_interval_s
-        self.usage_flush_interval_s = usage_flush_interval_s
+        self.routing = routing
+        self.stats = stats
+        self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watermark: datetime | None = None
@@ -50,6 +68,7 @@ class Background:
     def start(self) -> None:
         # Pointers changed before we listen are caught by the first refresh.
         self._watermark = self.registry.clock()
+        self.sync_routing()
         for target, name in ((self._listen, "listener"), (self._housekeep, "housekeeper")):
             thread = threading.Thread(target=target, name=f"sigmawatch-{name}", daemon=True)
             thread.start()
@@ -59,7 +78,11 @@ class Background:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        self._flush_usage()
+        for flush in (self._flush_usage, self._flush_stats):
+            try:
+                flush()
+            except SigmawatchError:
+                log.warning("could not write the last counts on the way out")
 
     # -- LISTEN/NOTIFY ------------------------------------------------------------
 
@@ -71,34 +94,50 @@ class Background:
                 with self.registry.listen() as feed:
                     if reconnect:  # notifications may have been missed meanwhile
                         self.cache.drop_pointers()
+                        self.sync_routing()
                         self.metrics.invalidations.labels("reconnect").inc()
                     backoff = 0.5
                     while not self._stop.is_set():
-                        for series_id in feed.changes(timeout=1.0):
-                            self.cache.drop_series(series_id)
-                            self.metrics.invalidations.labels("notify").inc()
+                        for change in feed.changes(timeout=1.0):
+                            self._on_change(change)
             except Exception as exc:  # the listener must outlive any failure
                 reconnect = True
                 log.warning("registry listener lost its connection", extra={"error": str(exc)})
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
+    def _on_change(self, change: str) -> None:
+        if change.startswith(ROLLOUT_CHANGE):
+            self.routing.reload(self.registry, int(change.removeprefix(ROLLOUT_CHANGE)))
+            self._observe_routing()
+            return
+        self.cache.drop_series(change)
+        self.metrics.invalidations.labels("notify").inc()
+
     # -- periodic work --------------------------------------------------------------
 
     def _housekeep(self) -> None:
-        next_refresh = time.monotonic() + self.refresh_interval_s
-        next_flush = time.monotonic() + self.usage_flush_interval_s
-        while not self._stop.wait(1.0):
+        settings = self.settings
+        tasks = [
+            Periodic(settings.refresh_interval_s, self.refresh),
+            Periodic(settings.refresh_interval_s, self.sync_routing),
+            Periodic(settings.usage_flush_interval_s, self._flush_usage),
+            Periodic(settings.stats_flush_interval_s, self._flush_stats),
+            Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_stats(settings.stats_keep_days)),
+        ]
+        now = time.monotonic()
+        for task in tasks:
+            task.next_at = now + task.interval_s
+        while not self._stop.wait(0.25):
             now = time.monotonic()
-            try:
-                if now >= next_refresh:
-                    next_refresh = now + self.refresh_interval_s
-                    self.refresh()
-                if now >= next_flush:
-                    next_flush = now + self.usage_flush_interval_s
-                    self._flush_usage()
-            except Exception:
-                log.exception("housekeeping failed; retrying next interval")
+            for task in tasks:
+                if now < task.next_at:
+                    continue
+                task.next_at = now + task.interval_s
+                try:
+                    task.run()
+                except Exception:
+                    log.exception("housekeeping failed; retrying next interval")
             self.metrics.observe_cache(self.cache.size, self.cache.nbytes)
 
     def refresh(self) -> int:
@@ -116,6 +155,15 @@ class Background:
             self.metrics.invalidations.labels("refresh").inc(dropped)
         return dropped
 
+    def sync_routing(self) -> int:
+        changed = self.routing.sync(self.registry)
+        self._observe_routing()
+        return changed
+
+    def _observe_routing(self) -> None:
+        self.metrics.rollouts_routed.set(self.routing.rollouts)
+        self.metrics.series_routed.set(self.routing.series)
+
     def _flush_usage(self) -> None:
         counts = self.usage.take()
         if counts:
@@ -124,3 +172,15 @@ class Background:
             except SigmawatchError:
                 log.warning("could not record usage counts; they will be retried")
                 self.usage.give_back(counts)
+
+    def _flush_stats(self) -> None:
+        rows = self.stats.take()
+        if not rows:
+            return
+        try:
+            self.registry.record_stats(rows)
+        except SigmawatchError:
+            log.warning("could not record statistics; they will be retried")
+            dropped = self.stats.dropped
+            self.stats.give_back(rows)
+            self.metrics.stats_dropped.inc(self.stats.dropped - dropped)

@@ -100,6 +100,30 @@ class Metrics:
             buckets=TRAINING_BUCKETS,
             registry=r,
         )
+        self.rollout_points = Counter(
+            "sigmawatch_rollout_points",
+            "Points of series in a rollout, by role: answered by stable or by the candidate, "
+            "or scored by a shadow candidate beside stable's answer.",
+            ["role"],
+            registry=r,
+        )
+        self.shadow_comparisons = Counter(
+            "sigmawatch_shadow_comparisons",
+            "Shadow-scored points by whether the candidate's flag agreed with stable's answer.",
+            ["outcome"],
+            registry=r,
+        )
+        self.rollouts_routed = Gauge(
+            "sigmawatch_rollouts_routed", "Active rollouts this pod routes.", registry=r
+        )
+        self.series_routed = Gauge(
+            "sigmawatch_rollout_series_routed", "Series this pod routes by a rollout.", registry=r
+        )
+        self.stats_dropped = Counter(
+            "sigmawatch_stats_rows_dropped",
+            "Statistics rows dropped because the registry could not take them for too long.",
+            registry=r,
+        )
         self.invalidations = Counter(
             "sigmawatch_cache_invalidations",
             "Series dropped from the cache, by trigger.",

@@ -20,7 +20,7 @@ from fastapi import Request
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.validation import parse_version, to_timestamps, to_values, validate_series_id
-from sigmawatch_inference.predictor import PointsRequest
+from sigmawatch_inference.points import PointsRequest
 
 OFF_LOOP_BYTES = 1024 * 1024
 
@@ -60,17 +60,35 @@ def parse_version_param(version: str | None) -> int | None:
     return parse_version(version) if version is not None else None
 
 
-def parse_point(series_id: str, version: int | None, body: dict[str, Any]) -> PointsRequest:
+ROUTE_KEY_HEADER = "x-sigmawatch-route-key"
+MAX_ROUTE_KEY = 256
+
+
+def route_key(request: Request) -> str | None:
+    """A sticky client's canary routing key (`X-Sigmawatch-Route-Key`), if it sent one."""
+    key = request.headers.get(ROUTE_KEY_HEADER)
+    if key is not None and not 0 < len(key) <= MAX_ROUTE_KEY:
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST,
+            f"X-Sigmawatch-Route-Key must be 1 to {MAX_ROUTE_KEY} characters",
+        )
+    return key
+
+
+def parse_point(
+    series_id: str, version: int | None, body: dict[str, Any], key: str | None = None
+) -> PointsRequest:
     """The single-point predict: validated path and query parameters, a {timestamp, value} body."""
     return PointsRequest(
         series_id,
         version,
         to_timestamps([require_field(body, "timestamp")]),
         to_values([require_field(body, "value")]),
+        key,
     )
 
 
-def parse_item(item: Any) -> PointsRequest:
+def parse_item(item: Any, key: str | None = None) -> PointsRequest:
     if not isinstance(item, dict):
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, "each item must be an object")
     series_id = validate_series_id(require_field(item, "series_id", where="item"))
@@ -84,10 +102,10 @@ def parse_item(item: Any) -> PointsRequest:
             timestamps=int(timestamps.size),
             values=int(values.size),
         )
-    return PointsRequest(series_id, parse_version_param(version), timestamps, values)
+    return PointsRequest(series_id, parse_version_param(version), timestamps, values, key)
 
 
-def parse_batch(body: bytes) -> list[PointsRequest | SigmawatchError]:
+def parse_batch(body: bytes, key: str | None = None) -> list[PointsRequest | SigmawatchError]:
     """The batch body's items; a bad item is that item's error, never the request's."""
     items = require_field(parse_json_object(body), "items")
     if not isinstance(items, list):
@@ -95,14 +113,15 @@ def parse_batch(body: bytes) -> list[PointsRequest | SigmawatchError]:
     parsed: list[PointsRequest | SigmawatchError] = []
     for item in items:
         try:
-            parsed.append(parse_item(item))
+            parsed.append(parse_item(item, key))
         except SigmawatchError as exc:
             parsed.append(exc)
     return parsed
 
 
 async def read_batch(request: Request) -> list[PointsRequest | SigmawatchError]:
+    key = route_key(request)
     body = await request.body()
     if len(body) > OFF_LOOP_BYTES:
-        return await to_thread.run_sync(parse_batch, body)
-    return parse_batch(body)
+        return await to_thread.run_sync(parse_batch, body, key)
+    return parse_batch(body, key)

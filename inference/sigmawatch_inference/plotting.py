@@ -20,6 +20,7 @@ from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.artifacts.manifest import read_array, read_manifest
 from sigmawatch.loading import load_model
 from sigmawatch.registry import VersionRecord
+from sigmawatch.registry.rollout_records import Route
 
 _TEMPLATE = Template(
     resources.files("sigmawatch_inference").joinpath("templates/plot.html").read_text("utf-8")
@@ -27,9 +28,13 @@ _TEMPLATE = Template(
 
 
 def plot_data(
-    record: VersionRecord, versions: list[VersionRecord], store: ArtifactStore
+    record: VersionRecord,
+    versions: list[VersionRecord],
+    store: ArtifactStore,
+    route: Route | None = None,
 ) -> dict[str, Any]:
-    """Everything the chart draws, from the registry row and the artifact."""
+    """Everything the chart draws, from the registry row and the artifact; `route` is
+    the series' active rollout, as this pod routes it."""
     manifest = read_manifest(store, record.artifact_prefix, record.manifest_sha256)
     timestamps = read_array(store, record.artifact_prefix, manifest, "timestamps")
     values = read_array(store, record.artifact_prefix, manifest, "values")
@@ -55,9 +60,36 @@ def plot_data(
         "values": values,
         "anomalies": np.flatnonzero(scored.anomalies),
         "versions": [
-            {"version": v.name, "status": v.status, "production": v.is_production} for v in versions
+            {
+                "version": v.name,
+                "status": v.status,
+                "production": v.is_production,
+                "role": _role(route, v.version),
+            }
+            for v in versions
         ],
+        "rollout": None
+        if route is None
+        else {
+            "rollout": f"r{route.rollout_id}",
+            "strategy": route.strategy.value,
+            "weight": route.weight,
+            "role": _role(route, record.version),
+        },
     }
+
+
+def _role(route: Route | None, version: int) -> str | None:
+    if route is None:
+        return None
+    return {route.stable: "stable", route.candidate: "candidate"}.get(version)
+
+
+def _rollout_badge(rollout: dict[str, Any] | None) -> str:
+    if rollout is None or rollout["role"] is None:
+        return ""
+    how = "shadow" if rollout["strategy"] == "shadow" else f"canary {rollout['weight']}%"
+    return f"{rollout['role']} · {rollout['rollout']} {how}"
 
 
 def render_page(data: dict[str, Any]) -> str:
@@ -75,6 +107,7 @@ def render_page(data: dict[str, Any]) -> str:
         version=html.escape(data["version"]),
         status=html.escape(data["status"]),
         production="production" if data["production"] else "",
+        rollout=html.escape(_rollout_badge(data.get("rollout"))),
         kind=html.escape(data["detector"]["kind"]),
         threshold=f"{data['threshold']:g}",
         n_points=data["n_points"],
@@ -93,6 +126,7 @@ def _version_link(series: str, entry: dict[str, Any], current: str) -> str:
     classes += " archived" if entry["status"] == "archived" else ""
     version = html.escape(entry["version"])
     mark = " ★" if entry["production"] else ""
+    mark += " ◆" if entry.get("role") == "candidate" else ""
     return (
         f'<a class="{classes}" href="/plot?series_id={series}&amp;version={version}">'
         f"{version}{mark}</a>"

@@ -1,10 +1,14 @@
-"""The prediction seam: resolve → score → usage → metrics, for one point or a batch.
+"""The prediction seam: route → resolve → score → statistics → usage → metrics,
+for one point or a batch.
 
-Both predict routes call this and only parse and render around it, so
-whatever a prediction must do (a rollout's routing will come here) is
-written once. Batches resolve each distinct (series, version) once, cache
-hits at once and misses concurrently in worker threads; one item's failure
-is that item's error only.
+Both predict routes call this and only parse and render around it, so what
+a prediction does is written once. A request for production goes where the
+series' rollout sends it (routing.py): a shadow answers from stable and
+scores the candidate beside it; a canary answers from the version its
+routing key picks, from stable should the candidate fail to load. Batches
+resolve each distinct (series, version) once, cache hits at once and misses
+concurrently in worker threads; one item's failure is that item's error
+only. Every answer adds to its version's statistics (stats_buffer.py).
 """
 
 from __future__ import annotations
@@ -13,51 +17,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from anyio import to_thread
 
-from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.loading import LoadedModel
+from sigmawatch.rollouts.spec import Strategy
 from sigmawatch.validation import check_timestamps, check_values, timestamp_warnings
 from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.points import PRODUCTION, PointsRequest, Prediction, Target
 from sigmawatch_inference.resolver import ModelKey, ModelResolver
+from sigmawatch_inference.routing import RoutingTable, on_candidate
 from sigmawatch_inference.settings import ServiceSettings
+from sigmawatch_inference.stats_buffer import StatsBuffer
 from sigmawatch_inference.usage import UsageCounter
 
 log = logging.getLogger(__name__)
 
 SINGLE, BATCH = "single", "batch"
-
-
-@dataclass(frozen=True, slots=True)
-class PointsRequest:
-    """Points of one series to score, parsed and typed (a batch item, or a single point)."""
-
-    series_id: str
-    version: int | None  # None: production
-    timestamps: IntArray
-    values: FloatArray
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    series_id: str
-    version: int
-    kind: str
-    params: dict[str, float]
-    threshold: float
-    scores: FloatArray
-    anomalies: BoolArray
-    fallback: bool
-    warnings: list[dict[str, Any]]
-
-    @property
-    def n_anomalies(self) -> int:
-        return int(np.count_nonzero(self.anomalies))
 
 
 class Predictor:
@@ -67,18 +45,47 @@ class Predictor:
         settings: ServiceSettings,
         metrics: Metrics,
         usage: UsageCounter,
+        stats: StatsBuffer,
+        routing: RoutingTable,
     ) -> None:
         self.resolver = resolver
         self.settings = settings
         self.metrics = metrics
         self.usage = usage
+        self.stats = stats
+        self.routing = routing
+
+    def _target(self, request: PointsRequest) -> Target:
+        if request.version is not None:
+            return Target(request.version)
+        route = self.routing.route(request.series_id)
+        if route is None:
+            return PRODUCTION
+        if route.strategy is Strategy.SHADOW:
+            return Target(route.stable, shadow=route.candidate)
+        first = int(request.timestamps[0])
+        if on_candidate(route, request.series_id, first, request.route_key):
+            return Target(route.candidate, fallback=route.stable)
+        return Target(route.stable)
 
     async def predict(self, request: PointsRequest) -> Prediction:
         """Score one request; its failure is raised."""
-        model = self._cached(request.series_id, request.version)
-        if model is None:
-            model = await to_thread.run_sync(self.resolver.load, request.series_id, request.version)
-        prediction = self._score(model, request)
+        target = self._target(request)
+        try:
+            model = await self._model(request.series_id, target.version)
+        except SigmawatchError:
+            if target.fallback is None:
+                raise
+            self._failed(request, target.version)
+            model = await self._model(request.series_id, target.fallback)
+        prediction = self._score(model, request, target)
+        if target.shadow is not None:
+            try:
+                candidate = await self._model(request.series_id, target.shadow)
+            except SigmawatchError:
+                self._failed(request, target.shadow)
+            else:
+                self._shadow(candidate, request, prediction)
         self._count(SINGLE, [prediction])
         return prediction
 
@@ -86,26 +93,62 @@ class Predictor:
         self, requests: Sequence[PointsRequest | SigmawatchError]
     ) -> list[Prediction | SigmawatchError]:
         """Score each request; a request that could not be parsed stays its error."""
-        models = await self._resolve_all(
-            {(r.series_id, r.version) for r in requests if isinstance(r, PointsRequest)}
-        )
-        answers: list[Prediction | SigmawatchError] = []
-        for request in requests:
-            if isinstance(request, SigmawatchError):
-                answers.append(request)
-                continue
-            model = models[(request.series_id, request.version)]
-            if isinstance(model, SigmawatchError):
-                answers.append(model)
-                continue
-            try:
-                answers.append(self._score(model, request))
-            except SigmawatchError as exc:
-                answers.append(exc)
+        targets = [
+            self._target(r) if isinstance(r, PointsRequest) else PRODUCTION for r in requests
+        ]
+        items = [
+            (request, target)
+            for request, target in zip(requests, targets, strict=True)
+            if isinstance(request, PointsRequest)
+        ]
+        keys: set[ModelKey] = {(r.series_id, t.version) for r, t in items}
+        keys |= {(r.series_id, t.shadow) for r, t in items if t.shadow is not None}
+        models = await self._resolve_all(keys)
+        fallbacks: set[ModelKey] = {
+            (r.series_id, t.fallback)
+            for r, t in items
+            if t.fallback is not None and isinstance(models[(r.series_id, t.version)], Exception)
+        }
+        if fallbacks:
+            models |= await self._resolve_all(fallbacks)
+        answers = [
+            self._answer(request, target, models) if isinstance(request, PointsRequest) else request
+            for request, target in zip(requests, targets, strict=True)
+        ]
         self._count(BATCH, [a for a in answers if isinstance(a, Prediction)])
         return answers
 
+    def _answer(
+        self,
+        request: PointsRequest,
+        target: Target,
+        models: dict[ModelKey, LoadedModel | SigmawatchError],
+    ) -> Prediction | SigmawatchError:
+        model = models[(request.series_id, target.version)]
+        if isinstance(model, SigmawatchError) and target.fallback is not None:
+            self._failed(request, target.version)
+            model = models[(request.series_id, target.fallback)]
+        if isinstance(model, SigmawatchError):
+            return model
+        try:
+            prediction = self._score(model, request, target)
+        except SigmawatchError as exc:
+            return exc
+        if target.shadow is not None:
+            candidate = models[(request.series_id, target.shadow)]
+            if isinstance(candidate, SigmawatchError):
+                self._failed(request, target.shadow)
+            else:
+                self._shadow(candidate, request, prediction)
+        return prediction
+
     # -- resolving --------------------------------------------------------------------
+
+    async def _model(self, series_id: str, version: int | None) -> LoadedModel:
+        model = self._cached(series_id, version)
+        if model is None:
+            model = await to_thread.run_sync(self.resolver.load, series_id, version)
+        return model
 
     def _cached(self, series_id: str, version: int | None) -> LoadedModel | None:
         model = self.resolver.cached(series_id, version)  # a cached "no model" raises here
@@ -145,11 +188,28 @@ class Predictor:
 
     # -- scoring and accounting ------------------------------------------------------------
 
-    def _score(self, model: LoadedModel, request: PointsRequest) -> Prediction:
+    def _score(self, model: LoadedModel, request: PointsRequest, target: Target) -> Prediction:
         """Validate (VAL-7) and score; arrays stay numpy until orjson writes them."""
         check_timestamps(request.timestamps, strictly_increasing=False)
         check_values(request.values, self.settings)
+        started = time.perf_counter()
         scored = model.score(request.values)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        points = int(request.values.size)
+        flagged = int(np.count_nonzero(scored.anomalies))
+        self.stats.answered(
+            model.series_id,
+            model.version,
+            points,
+            flagged,
+            fallback=scored.fallback,
+            latency_ms=latency_ms,
+        )
+        if request.version is None and target is not PRODUCTION:  # routed by a rollout
+            on_candidate = target.fallback is not None and model.version == target.version
+            self.metrics.rollout_points.labels("candidate" if on_candidate else "stable").inc(
+                points
+            )
         detector = model.detector if not scored.fallback and model.detector else model.fallback
         return Prediction(
             series_id=model.series_id,
@@ -167,6 +227,24 @@ class Predictor:
                 settings=self.settings,
             ),
         )
+
+    def _shadow(self, model: LoadedModel, request: PointsRequest, answer: Prediction) -> None:
+        """Score the candidate on the same points; its answer is only compared, never sent."""
+        started = time.perf_counter()
+        scored = model.score(request.values)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        points = int(request.values.size)
+        agreed = int(np.count_nonzero(scored.anomalies == answer.anomalies))
+        flagged = int(np.count_nonzero(scored.anomalies))
+        self.stats.shadowed(model.series_id, model.version, points, flagged, agreed, latency_ms)
+        self.metrics.rollout_points.labels("shadow").inc(points)
+        self.metrics.shadow_comparisons.labels("agreed").inc(agreed)
+        if points > agreed:
+            self.metrics.shadow_comparisons.labels("disagreed").inc(points - agreed)
+
+    def _failed(self, request: PointsRequest, version: int | None) -> None:
+        if version is not None:
+            self.stats.failed(request.series_id, version, int(request.values.size))
 
     def _count(self, endpoint: str, predictions: list[Prediction]) -> None:
         points = anomalies = fallbacks = 0

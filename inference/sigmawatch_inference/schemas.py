@@ -178,6 +178,20 @@ class VersionModel(BaseModel):
     archived_at: str | None
 
 
+class RolloutSummary(BaseModel):
+    rollout: str
+    strategy: Literal["shadow", "canary"]
+    weight: int
+    stable: str
+    candidate: str
+
+
+class ListedVersion(VersionModel):
+    role: Literal["stable", "candidate"] | None = Field(
+        None, description="Its part in the series' active rollout, if any."
+    )
+
+
 class VersionList(BaseModel):
     series_id: str
     production_version: str | None
@@ -186,7 +200,10 @@ class VersionList(BaseModel):
         "null when any writer may move it."
     )
     latest_version: str
-    versions: list[VersionModel]
+    rollout: RolloutSummary | None = Field(
+        None, description="The active rollout as this pod routes it."
+    )
+    versions: list[ListedVersion]
 
 
 class RollbackRequest(BaseModel):

@@ -24,7 +24,10 @@ from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.predictor import Predictor
 from sigmawatch_inference.resolver import ModelResolver
+from sigmawatch_inference.rollout_loop import RolloutLoop
+from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
+from sigmawatch_inference.stats_buffer import StatsBuffer
 from sigmawatch_inference.storage_monitor import STARTING, StorageMonitor, StorageState
 from sigmawatch_inference.usage import UsageCounter
 
@@ -56,6 +59,8 @@ class Services:
     predictor: Predictor | None = None
     background: Background | None = None
     monitor: StorageMonitor | None = None
+    rollouts: RolloutLoop | None = None
+    routing: RoutingTable = field(default_factory=RoutingTable)
 
     def start(self) -> None:
         """Blocking start-up, retried with backoff until it succeeds or `stop()`.
@@ -93,17 +98,23 @@ class Services:
         if not first.ok:
             raise StorageUnavailableError("storage did not answer at start-up")
         resolver = ModelResolver(self.registry, self.store, self.cache, self.metrics.model_load)
-        self.predictor = Predictor(resolver, settings, self.metrics, self.usage)
+        stats = StatsBuffer(settings.stats_bucket_s)
+        self.predictor = Predictor(
+            resolver, settings, self.metrics, self.usage, stats, self.routing
+        )
         self.background = Background(
             registry=self.registry,
             cache=self.cache,
             metrics=self.metrics,
             usage=self.usage,
-            refresh_interval_s=settings.refresh_interval_s,
-            usage_flush_interval_s=settings.usage_flush_interval_s,
+            routing=self.routing,
+            stats=stats,
+            settings=settings,
         )
         # Listen before warming up, so no change slips between the two.
         self.background.start()
+        self.rollouts = RolloutLoop(self.registry, self.store, settings.rollout_tick_s)
+        self.rollouts.start()
         started = time.perf_counter()
         loaded = resolver.warm_up(settings.warmup_top_n)
         seconds = time.perf_counter() - started
@@ -119,6 +130,8 @@ class Services:
         self._teardown()
 
     def _teardown(self) -> None:
+        if self.rollouts is not None:
+            self.rollouts.stop()
         if self.monitor is not None:
             self.monitor.stop()
         if self.background is not None:
@@ -127,6 +140,7 @@ class Services:
             self.registry.close()
         self.registry = self.store = self.predictor = self.cache = None
         self.background = self.monitor = None
+        self.rollouts = None
 
     # -- what handlers need ---------------------------------------------------------
 

@@ -41,6 +41,25 @@ class ServiceSettings(TrainingSettings):
     usage_flush_interval_s: float = Field(
         default=10.0, gt=0, description="How often usage counts are written to the registry."
     )
+    stats_flush_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How often per-version statistics are written to the registry "
+        "(a pod killed between flushes loses at most this much).",
+    )
+    stats_bucket_s: int = Field(
+        default=10, ge=1, le=3600, description="Width of the stored statistics' time buckets."
+    )
+    stats_keep_days: int = Field(
+        default=7, ge=1, description="Stored per-version statistics are pruned after this."
+    )
+    rollout_tick_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the service looks for API-driven rollouts due an analysis.",
+    )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1, description="SEC-1: largest accepted request body."
     )

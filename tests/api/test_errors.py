@@ -116,6 +116,13 @@ CASES: dict[ErrorCode, tuple[Call, int, str | None]] = {
         "hint",
     ),
     ErrorCode.PAYLOAD_TOO_LARGE: (oversized, 413, "max_bytes"),
+    ErrorCode.INVALID_ROLLOUT: (
+        post("/v1/series/err_base/rollouts", {"candidate": "v1", "strategy": "blue-green"}),
+        422,
+        "field",
+    ),
+    ErrorCode.ROLLOUT_NOT_FOUND: (lambda c: c.get("/v1/series/err_base/rollout"), 404, "hint"),
+    ErrorCode.ROLLOUT_NOT_ACTIVE: (post("/v1/series/err_base/rollout/pause", {}), 409, "series_id"),
     ErrorCode.NOT_FOUND: (lambda c: c.get("/v2/nothing"), 404, "path"),
     ErrorCode.METHOD_NOT_ALLOWED: (lambda c: c.delete("/v1/predict"), 405, "path"),
 }
@@ -126,6 +133,8 @@ ELSEWHERE = {
     ErrorCode.ARTIFACT_CORRUPT: "test_corrupt_artifact_on_plot (this module)",
     ErrorCode.ARTIFACT_MISSING: "test_missing_artifact_on_plot (this module)",
     ErrorCode.POINTER_HELD: "test_a_pinned_series_refuses_rollbacks_and_promotions (this module)",
+    ErrorCode.ROLLOUT_IN_PROGRESS: "tests/api/test_rollouts.py: a rollback during a rollout",
+    ErrorCode.ROLLOUT_DRIVER_MISMATCH: "tests/api/test_rollouts.py: the API and a ModelRollout",
     ErrorCode.DATA_NOT_FOUND: "tests/cluster: a training Job whose series has no data",
     ErrorCode.INTERNAL_ERROR: "not producible on purpose: any unexpected exception",
 }

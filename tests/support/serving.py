@@ -18,7 +18,9 @@ from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.predictor import Predictor
 from sigmawatch_inference.resolver import ModelResolver
+from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
+from sigmawatch_inference.stats_buffer import StatsBuffer
 from sigmawatch_inference.usage import UsageCounter
 from support.data import series_data
 
@@ -67,7 +69,11 @@ class Stack:
         self.resolver = ModelResolver(
             cast(Registry, self.spy), self.store, self.cache, self.metrics.model_load
         )
-        self.predictor = Predictor(self.resolver, self.settings, self.metrics, self.usage)
+        self.stats = StatsBuffer(self.settings.stats_bucket_s)
+        self.routing = RoutingTable()
+        self.predictor = Predictor(
+            self.resolver, self.settings, self.metrics, self.usage, self.stats, self.routing
+        )
 
     def train(self, series_id: str, seed: int = 0, **options: Any) -> TrainResult:
         timestamps, values = series_data(500, seed=seed)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch_inference import parsing
-from sigmawatch_inference.predictor import PointsRequest
+from sigmawatch_inference.points import PointsRequest
 from support.serving import run_async
 
 

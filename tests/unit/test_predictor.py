@@ -10,7 +10,7 @@ import pytest
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import API
-from sigmawatch_inference.predictor import PointsRequest, Prediction
+from sigmawatch_inference.points import PointsRequest, Prediction
 from support.data import START
 from support.serving import Stack, run_async
 

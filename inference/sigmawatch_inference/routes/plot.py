@@ -38,7 +38,8 @@ def build(services: Services) -> APIRouter:
                 if number is not None
                 else registry.get_production(series_id)
             )
-            return render_page(plot_data(record, versions, store))
+            route = services.routing.route(series_id)
+            return render_page(plot_data(record, versions, store, route))
 
         return HTMLResponse(await to_thread.run_sync(build_page))
 

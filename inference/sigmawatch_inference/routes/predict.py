@@ -13,8 +13,9 @@ from sigmawatch_inference.parsing import (
     parse_version_param,
     read_batch,
     read_json_object,
+    route_key,
 )
-from sigmawatch_inference.predictor import Prediction
+from sigmawatch_inference.points import Prediction
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
@@ -54,7 +55,8 @@ def build(services: Services) -> APIRouter:
         # parameter solving costs a fifth of this route's time.
         series_id = validate_series_id(request.path_params["series_id"])
         version = parse_version_param(request.query_params.get("version"))
-        point = parse_point(series_id, version, await read_json_object(request))
+        body = await read_json_object(request)
+        point = parse_point(series_id, version, body, route_key(request))
         _, _, predictor = services.require()
         answer = await predictor.predict(point)
         return OrjsonResponse(

@@ -211,7 +211,7 @@ class Rollouts(StatsAndLabels):
         found = []
         for rollout_id, stored in sorted(self.rollouts.items()):
             record = stored.record
-            if not record.active or record.state.phase is Phase.PAUSED:
+            if not record.active:
                 continue
             if rollout_ids is not None and rollout_id not in rollout_ids:
                 continue

@@ -101,7 +101,7 @@ ROUTES = """
     SELECT r.rollout_id, r.revision, r.strategy, r.weight, r.fleet,
            m.series_id, m.stable_version, m.candidate_version
     FROM rollouts r JOIN rollout_members m USING (rollout_id)
-    WHERE r.finished_at IS NULL AND m.active AND r.phase <> 'Paused'
+    WHERE r.finished_at IS NULL AND m.active
 """
 ROUTE_REVISIONS = "SELECT rollout_id, revision FROM rollouts WHERE finished_at IS NULL"
 

@@ -1,0 +1,55 @@
+"""The service's driver of rollouts started through REST or the CLI.
+
+Every pod runs it: each tick it analyses the API-driven rollouts that are
+due (`analysis.intervalSeconds`) with the same policy the operator uses.
+The registry's compare-and-set makes concurrent pods change a rollout
+once; a pod that loses the race just sees the new revision next tick.
+Rollouts a ModelRollout drives are the operator's and never touched here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from sigmawatch.artifacts import ArtifactStore
+from sigmawatch.registry import Registry
+from sigmawatch.registry.rollout_records import Driver
+from sigmawatch.rollouts import driver
+
+log = logging.getLogger(__name__)
+
+
+class RolloutLoop:
+    def __init__(self, registry: Registry, store: ArtifactStore, tick_s: float) -> None:
+        self.registry = registry
+        self.analyzer = driver.Analyzer(registry, store)
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sigmawatch-rollouts", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Analyse every due API-driven rollout once; returns how many were analysed."""
+        now = now or datetime.now(UTC)
+        analysed = 0
+        for rollout in self.registry.active_rollouts():
+            if rollout.driver is Driver.API and driver.due(rollout, now):
+                driver.analyse(self.analyzer, rollout, now)
+                analysed += 1
+        return analysed
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("rollout analysis failed; retrying next tick")

@@ -1,0 +1,137 @@
+"""Per-(series, version) statistics gathered on the hot path, flushed in batches.
+
+Every prediction adds a few integers to the row of its (series, version,
+time bucket); the background flush hands the rows to the registry, which
+adds them to what other pods wrote. A pod killed between flushes loses at
+most one flush interval of counts. Counts never go to Prometheus by
+series: they would be 100k+ time series.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sigmawatch.registry.rollout_records import StatsRow
+from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
+
+# Rows kept while the registry cannot take them; older ones are dropped beyond this.
+MAX_PENDING_ROWS = 200_000
+
+type Key = tuple[str, int, int]  # series, version, bucket index
+
+
+@dataclass(slots=True)
+class _Counts:
+    predictions: int = 0
+    anomalies: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    compared: int = 0
+    agreed: int = 0
+    latency: list[int] = field(default_factory=lambda: [0] * N_LATENCY)
+
+    def add(self, other: _Counts) -> None:
+        self.predictions += other.predictions
+        self.anomalies += other.anomalies
+        self.errors += other.errors
+        self.fallbacks += other.fallbacks
+        self.compared += other.compared
+        self.agreed += other.agreed
+        for index, n in enumerate(other.latency):
+            self.latency[index] += n
+
+
+class StatsBuffer:
+    def __init__(self, bucket_s: int) -> None:
+        self.bucket_s = bucket_s
+        self._rows: dict[Key, _Counts] = {}
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def _row(self, series_id: str, version: int) -> _Counts:
+        key = (series_id, version, int(time.time()) // self.bucket_s)
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = _Counts()
+        return row
+
+    def answered(
+        self,
+        series_id: str,
+        version: int,
+        points: int,
+        anomalies: int,
+        *,
+        fallback: bool,
+        latency_ms: float,
+    ) -> None:
+        with self._lock:
+            row = self._row(series_id, version)
+            row.predictions += points
+            row.anomalies += anomalies
+            row.fallbacks += points if fallback else 0
+            row.latency[latency_bucket(latency_ms)] += 1
+
+    def shadowed(
+        self,
+        series_id: str,
+        version: int,
+        points: int,
+        anomalies: int,
+        agreed: int,
+        latency_ms: float,
+    ) -> None:
+        """A candidate scored beside the answer: its own counts and its agreement."""
+        with self._lock:
+            row = self._row(series_id, version)
+            row.predictions += points
+            row.anomalies += anomalies
+            row.compared += points
+            row.agreed += agreed
+            row.latency[latency_bucket(latency_ms)] += 1
+
+    def failed(self, series_id: str, version: int, points: int) -> None:
+        """The version could not answer at all (its model did not load)."""
+        with self._lock:
+            self._row(series_id, version).errors += points
+
+    def take(self) -> list[StatsRow]:
+        with self._lock:
+            rows, self._rows = self._rows, {}
+        return [
+            StatsRow(
+                series_id=series_id,
+                version=version,
+                bucket=datetime.fromtimestamp(bucket * self.bucket_s, UTC),
+                predictions=c.predictions,
+                anomalies=c.anomalies,
+                errors=c.errors,
+                fallbacks=c.fallbacks,
+                latency=tuple(c.latency),
+                shadow_compared=c.compared,
+                shadow_agreed=c.agreed,
+            )
+            for (series_id, version, bucket), c in rows.items()
+        ]
+
+    def give_back(self, rows: list[StatsRow]) -> None:
+        """Rows a failed flush could not write, for the next flush (bounded)."""
+        with self._lock:
+            for row in rows:
+                if len(self._rows) >= MAX_PENDING_ROWS:
+                    self.dropped += 1
+                    continue
+                key = (row.series_id, row.version, int(row.bucket.timestamp()) // self.bucket_s)
+                counts = _Counts(
+                    row.predictions,
+                    row.anomalies,
+                    row.errors,
+                    row.fallbacks,
+                    row.shadow_compared,
+                    row.shadow_agreed,
+                    list(row.latency),
+                )
+                self._rows.setdefault(key, _Counts()).add(counts)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import bench_batch
 import bench_predict
+import bench_rollouts
 import bench_train
 from loadgen import Budget, WrkMissingError, budget_arguments, budget_from
 from report import Row, summary
@@ -29,6 +30,7 @@ def benchmarks(budget: Budget) -> list[tuple[str, Callable[[], list[Row]]]]:
     return [
         (bench_predict.NAME, lambda: bench_predict.run(budget)),
         (bench_batch.NAME, lambda: bench_batch.run(budget)),
+        (bench_rollouts.NAME, lambda: bench_rollouts.run(budget)),
         (bench_train.NAME, bench_train.run),
     ]
 

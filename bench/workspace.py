@@ -89,8 +89,16 @@ class Workspace:
             "SIGMAWATCH_ACCESS_LOG": "false",
         }
 
-    def train_demo(self, series_id: str, points: int = 20_000, *, end: int) -> TrainResult:
-        timestamps, values = demo_series(points, end=end)
+    def train_demo(
+        self,
+        series_id: str,
+        points: int = 20_000,
+        *,
+        end: int,
+        seed: int = 7,
+        promote: bool = True,
+    ) -> TrainResult:
+        timestamps, values = demo_series(points, end=end, seed=seed)
         return train_series(
             series_id,
             timestamps,
@@ -98,6 +106,7 @@ class Workspace:
             registry=self.registry,
             store=self.store,
             settings=self.settings(),
+            promote=promote,
         )
 
     def close(self) -> None:

@@ -7,11 +7,16 @@ small, fixed sets (route template, method, status, error code): never a
 
 from __future__ import annotations
 
+import threading
 from collections import deque
+from collections.abc import Iterator
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
+ENDPOINTS = ("single", "batch")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 TRAINING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -34,6 +39,30 @@ class LatencyWindow:
             "p95": round(float(np.percentile(values, 95)), 3),
             "count": int(values.size),
         }
+
+
+class Tally(Collector):
+    """A labelled counter bumped on the hot path as plain integers, exported when scraped:
+    a prometheus_client increment costs about 1.5 µs, this a fifth of that."""
+
+    def __init__(self, name: str, documentation: str, label: str, values: tuple[str, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label = label
+        self._counts = dict.fromkeys(values, 0)
+        self._lock = threading.Lock()
+
+    def add(self, value: str, n: int) -> None:
+        with self._lock:
+            self._counts[value] += n
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        with self._lock:
+            counts = dict(self._counts)
+        for value, n in counts.items():
+            family.add_metric([value], n)
+        yield family
 
 
 class Metrics:
@@ -100,19 +129,21 @@ class Metrics:
             buckets=TRAINING_BUCKETS,
             registry=r,
         )
-        self.rollout_points = Counter(
+        self.rollout_points = Tally(
             "sigmawatch_rollout_points",
             "Points of series in a rollout, by role: answered by stable or by the candidate, "
             "or scored by a shadow candidate beside stable's answer.",
-            ["role"],
-            registry=r,
+            "role",
+            ("stable", "candidate", "shadow"),
         )
-        self.shadow_comparisons = Counter(
+        self.shadow_comparisons = Tally(
             "sigmawatch_shadow_comparisons",
             "Shadow-scored points by whether the candidate's flag agreed with stable's answer.",
-            ["outcome"],
-            registry=r,
+            "outcome",
+            ("agreed", "disagreed"),
         )
+        r.register(self.rollout_points)
+        r.register(self.shadow_comparisons)
         self.rollouts_routed = Gauge(
             "sigmawatch_rollouts_routed", "Active rollouts this pod routes.", registry=r
         )
@@ -130,6 +161,9 @@ class Metrics:
             ["trigger"],
             registry=r,
         )
+        # Children bound once: `.labels()` costs a microsecond on the hot path.
+        self.predictions_by_endpoint = {e: self.predictions.labels(e) for e in ENDPOINTS}
+        self.anomalies_by_endpoint = {e: self.anomalies.labels(e) for e in ENDPOINTS}
         self.inference_ms = LatencyWindow()
         self.training_ms = LatencyWindow()
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 
 
@@ -21,7 +19,8 @@ class PointsRequest:
     route_key: str | None = None  # X-Sigmawatch-Route-Key: a sticky client's canary key
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: built once per answer on the hot path, where a frozen init costs.
+@dataclass(slots=True)
 class Prediction:
     series_id: str
     version: int
@@ -30,12 +29,9 @@ class Prediction:
     threshold: float
     scores: FloatArray
     anomalies: BoolArray
+    n_anomalies: int
     fallback: bool
     warnings: list[dict[str, Any]]
-
-    @property
-    def n_anomalies(self) -> int:
-        return int(np.count_nonzero(self.anomalies))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.spec import Strategy
 from sigmawatch.validation import check_timestamps, check_values, timestamp_warnings
-from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.metrics import ENDPOINTS, Metrics
 from sigmawatch_inference.points import PRODUCTION, PointsRequest, Prediction, Target
 from sigmawatch_inference.resolver import ModelKey, ModelResolver
 from sigmawatch_inference.routing import RoutingTable, on_candidate
@@ -35,7 +35,7 @@ from sigmawatch_inference.usage import UsageCounter
 
 log = logging.getLogger(__name__)
 
-SINGLE, BATCH = "single", "batch"
+SINGLE, BATCH = ENDPOINTS
 
 
 class Predictor:
@@ -207,9 +207,7 @@ class Predictor:
         )
         if request.version is None and target is not PRODUCTION:  # routed by a rollout
             on_candidate = target.fallback is not None and model.version == target.version
-            self.metrics.rollout_points.labels("candidate" if on_candidate else "stable").inc(
-                points
-            )
+            self.metrics.rollout_points.add("candidate" if on_candidate else "stable", points)
         detector = model.detector if not scored.fallback and model.detector else model.fallback
         return Prediction(
             series_id=model.series_id,
@@ -219,6 +217,7 @@ class Predictor:
             threshold=detector.threshold,
             scores=scored.scores,
             anomalies=scored.anomalies,
+            n_anomalies=flagged,
             fallback=scored.fallback,
             warnings=timestamp_warnings(
                 request.timestamps,
@@ -237,10 +236,10 @@ class Predictor:
         agreed = int(np.count_nonzero(scored.anomalies == answer.anomalies))
         flagged = int(np.count_nonzero(scored.anomalies))
         self.stats.shadowed(model.series_id, model.version, points, flagged, agreed, latency_ms)
-        self.metrics.rollout_points.labels("shadow").inc(points)
-        self.metrics.shadow_comparisons.labels("agreed").inc(agreed)
+        self.metrics.rollout_points.add("shadow", points)
+        self.metrics.shadow_comparisons.add("agreed", agreed)
         if points > agreed:
-            self.metrics.shadow_comparisons.labels("disagreed").inc(points - agreed)
+            self.metrics.shadow_comparisons.add("disagreed", points - agreed)
 
     def _failed(self, request: PointsRequest, version: int | None) -> None:
         if version is not None:
@@ -254,8 +253,8 @@ class Predictor:
             points += n
             anomalies += prediction.n_anomalies
             fallbacks += n if prediction.fallback else 0
-        self.metrics.predictions.labels(endpoint).inc(points)
+        self.metrics.predictions_by_endpoint[endpoint].inc(points)
         if anomalies:
-            self.metrics.anomalies.labels(endpoint).inc(anomalies)
+            self.metrics.anomalies_by_endpoint[endpoint].inc(anomalies)
         if fallbacks:
             self.metrics.fallbacks.inc(fallbacks)

@@ -3,7 +3,7 @@
     sigmawatch serve [--host H] [--port P] [--workers N]
     sigmawatch train --series ID --file data.csv|.npy|.npz [--detector mad] [--param threshold=4]
     sigmawatch train-fleet --run-id RUN (--source-uri TEMPLATE | --dataset) [...]
-    sigmawatch demo  [--series ID] [--points N] (--out FILE | --json)
+    sigmawatch demo  [--points N] [--seed S] [--out FILE | --predict SERIES]
 
 `train` runs the same `train_series` as the REST endpoint. Errors print as
 `{"error": {...}}` on stderr. Exit statuses (`sigmawatch.training_job.Exit`):
@@ -141,6 +141,9 @@ def demo(args: argparse.Namespace) -> int:
     if args.out:
         write_training_file(Path(args.out), timestamps, values)
         print(f"wrote {args.points} points to {args.out}", file=sys.stderr)
+    elif args.predict:
+        item = {"series_id": args.predict, "timestamps": timestamps, "values": values}
+        _print_json({"items": [item]})
     else:
         _print_json({"timestamps": timestamps, "values": values})
     return Exit.OK
@@ -175,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", help="write .csv/.npy/.npz; without it print a JSON train body")
+    p.add_argument("--predict", metavar="SERIES", help="print a batch predict body for SERIES")
     p.set_defaults(run=demo)
     return root
 

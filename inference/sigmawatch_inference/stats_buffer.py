@@ -106,6 +106,7 @@ class StatsBuffer:
                 series_id=series_id,
                 version=version,
                 bucket=datetime.fromtimestamp(bucket * self.bucket_s, UTC),
+                bucket_end=datetime.fromtimestamp((bucket + 1) * self.bucket_s, UTC),
                 predictions=c.predictions,
                 anomalies=c.anomalies,
                 errors=c.errors,

@@ -46,13 +46,14 @@ def test_readme_session(make_service: ServiceFactory, tmp_path: Path) -> None:
         ["bash", "-euo", "pipefail", "-c", script],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": service.process.env["PYTHONPATH"]},
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     answers = documents(result.stdout)
-    train_v1, predict, batch, train_v2, versions, rollback, pinned, catalogue = answers
+    train_v1, predict, batch, train_v2, versions, rollback, pinned, started, rollout = answers[:9]
+    catalogue = answers[-1]
     assert (train_v1["version"], train_v1["created"]) == ("v1", True)
     assert predict["anomaly"] is True
     assert predict["version"] == "v1"
@@ -61,5 +62,7 @@ def test_readme_session(make_service: ServiceFactory, tmp_path: Path) -> None:
     assert [v["version"] for v in versions["versions"]] == ["v1", "v2"]
     assert rollback["production_version"] == "v1"
     assert pinned["version"] == "v2"
+    assert (started["phase"], started["stable"], started["candidate"]) == ("Shadowing", "v1", "v2")
+    assert rollout["phase"] == "Promoted", rollout["reason"]
     assert len(catalogue["items"]) == 2
     assert result.stdout.strip().endswith("200")  # the plot page

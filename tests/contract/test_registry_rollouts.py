@@ -225,7 +225,8 @@ def test_a_fleet_resolves_its_candidates_and_promotes_every_member(
 def stats_row(series: str, version: int, bucket: datetime, n: int, *, ms: float = 0.3) -> StatsRow:
     latency = [0] * N_LATENCY
     latency[latency_bucket(ms)] = n
-    return StatsRow(series, version, bucket, n, n // 10, 1, 2, tuple(latency), n, n - 1)
+    end = bucket + timedelta(seconds=1)
+    return StatsRow(series, version, bucket, n, n // 10, 1, 2, tuple(latency), n, n - 1, end)
 
 
 def test_pods_counts_add_up_exactly_per_version_and_per_rollout_side(
@@ -254,6 +255,24 @@ def test_pods_counts_add_up_exactly_per_version_and_per_rollout_side(
     sides = any_registry.rollout_windows(started.rollout_id, stable_since=t0, candidate_since=later)
     assert (sides[0].predictions, sides[1].predictions) == (150, 10)
     assert any_registry.prune_stats(1) == 0
+
+
+def test_a_bucket_counts_in_every_window_it_overlaps(any_registry: Registry) -> None:
+    """A rollout starting mid-bucket still sees what that bucket holds."""
+    start = datetime(2026, 12, 1, 12, 0, 5, tzinfo=UTC)
+    bucket = start.replace(second=0)  # a 10 s bucket that began before the rollout did
+    row = dataclasses.replace(
+        stats_row("edge", 1, bucket, 30), bucket_end=bucket + timedelta(seconds=10)
+    )
+    any_registry.record_stats([row])
+    assert any_registry.version_window("edge", 1, start).predictions == 30
+    assert any_registry.version_window("edge", 1, start + timedelta(seconds=10)).predictions == 0
+    assert (
+        any_registry.version_window(
+            "edge", 1, bucket - timedelta(hours=1), until=bucket
+        ).predictions
+        == 0
+    )
 
 
 def test_labels_sent_again_replace_the_old_ones(any_registry: Registry) -> None:

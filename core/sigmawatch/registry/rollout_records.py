@@ -129,11 +129,15 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class StatsRow:
-    """One pod's counts for one (series, version) in one time bucket, added on flush."""
+    """One pod's counts for one (series, version) in one time bucket, added on flush.
+
+    A window [since, until) counts the buckets that end after `since` and start
+    before `until`: every count is in the window it happened in, give or take
+    one bucket's width at its edges. A row without an end is an instant."""
 
     series_id: str
     version: int
-    bucket: datetime
+    bucket: datetime  # when the bucket starts
     predictions: int = 0
     anomalies: int = 0
     errors: int = 0
@@ -141,6 +145,11 @@ class StatsRow:
     latency: tuple[int, ...] = (0,) * N_LATENCY
     shadow_compared: int = 0
     shadow_agreed: int = 0
+    bucket_end: datetime | None = None
+
+    @property
+    def ends(self) -> datetime:
+        return self.bucket_end or self.bucket
 
 
 @dataclass(frozen=True, slots=True)

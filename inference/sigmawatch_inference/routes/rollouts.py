@@ -115,6 +115,11 @@ def _fleet_members(registry: Registry, body: dict[str, Any]) -> list[RolloutMemb
 def build(services: Services) -> APIRouter:
     router = APIRouter(tags=["rollouts"])
 
+    def routed(registry: Registry, record: RolloutRecord) -> dict[str, Any]:
+        """The rollout's view, this pod routing by it at once (others on its notification)."""
+        services.routing.reload(registry, record.rollout_id)
+        return view(registry, record)
+
     @router.post(
         "/v1/series/{series_id}/rollouts",
         status_code=201,
@@ -133,7 +138,7 @@ def build(services: Services) -> APIRouter:
         def run() -> dict[str, Any]:
             members = _series_members(registry, series_id, body)
             record = driver.start(registry, spec, members, driver=Driver.API, now=datetime.now(UTC))
-            return view(registry, record)
+            return routed(registry, record)
 
         return OrjsonResponse(await to_thread.run_sync(run), status_code=201)
 
@@ -156,7 +161,7 @@ def build(services: Services) -> APIRouter:
             record = driver.start(
                 registry, spec, members, driver=Driver.API, now=datetime.now(UTC), fleet=True
             )
-            return view(registry, record)
+            return routed(registry, record)
 
         return OrjsonResponse(await to_thread.run_sync(run), status_code=201)
 
@@ -201,7 +206,7 @@ def build(services: Services) -> APIRouter:
                     f"series {series_id!r} has no active rollout",
                     series_id=series_id,
                 )
-            return view(registry, act(registry, record, action))
+            return routed(registry, act(registry, record, action))
 
         return OrjsonResponse(await to_thread.run_sync(run))
 
@@ -240,7 +245,7 @@ def build(services: Services) -> APIRouter:
         registry, _, _ = services.require()
         return OrjsonResponse(
             await to_thread.run_sync(
-                lambda: view(registry, act(registry, registry.get_rollout(number), action))
+                lambda: routed(registry, act(registry, registry.get_rollout(number), action))
             )
         )
 

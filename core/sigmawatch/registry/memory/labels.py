@@ -47,6 +47,7 @@ class StatsAndLabels(Tracking):
                 merged.latency,
                 merged.shadow_compared,
                 merged.shadow_agreed,
+                row.bucket_end,
             )
 
     @atomic
@@ -54,11 +55,11 @@ class StatsAndLabels(Tracking):
         self, series_id: str, version: int, since: datetime, until: datetime | None = None
     ) -> VersionWindow:
         out = VersionWindow()
-        for (s, v, bucket), row in self.stats.items():
+        for (s, v, _), row in self.stats.items():
             if (
                 (s, v) == (series_id, version)
-                and since <= bucket
-                and (until is None or bucket < until)
+                and row.ends > since
+                and (until is None or row.bucket < until)
             ):
                 out = out + _window(row)
         return out
@@ -69,13 +70,13 @@ class StatsAndLabels(Tracking):
     ) -> tuple[VersionWindow, VersionWindow]:
         members = self.stored_rollout(rollout_id).members
         stable = candidate = VersionWindow()
-        for (series_id, version, bucket), row in self.stats.items():
+        for (series_id, version, _), row in self.stats.items():
             member = members.get(series_id)
             if member is None:
                 continue
-            if version == member.stable and bucket >= stable_since:
+            if version == member.stable and row.ends > stable_since:
                 stable = stable + _window(row)
-            if version == member.candidate and bucket >= candidate_since:
+            if version == member.candidate and row.ends > candidate_since:
                 candidate = candidate + _window(row)
         return stable, candidate
 

@@ -138,9 +138,10 @@ MEMBERS_BY_SPEC = f"""
 
 # -- statistics ----------------------------------------------------------------------------
 RECORD_STATS = """
-    INSERT INTO version_stats AS s (series_id, version, bucket, predictions, anomalies, errors,
-                                    fallbacks, latency, shadow_compared, shadow_agreed)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    INSERT INTO version_stats AS s (series_id, version, bucket, bucket_end, predictions,
+                                    anomalies, errors, fallbacks, latency, shadow_compared,
+                                    shadow_agreed)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (series_id, version, bucket) DO UPDATE SET
         predictions = s.predictions + excluded.predictions,
         anomalies = s.anomalies + excluded.anomalies,
@@ -166,7 +167,7 @@ _SUM_ROWS = """
 VERSION_WINDOW = (
     """WITH picked AS (
         SELECT * FROM version_stats
-        WHERE series_id = %s AND version = %s AND bucket >= %s AND bucket < %s
+        WHERE series_id = %s AND version = %s AND bucket_end > %s AND bucket < %s
     )"""
     + _SUM_ROWS
 )
@@ -175,7 +176,7 @@ ROLLOUT_WINDOW = (
         SELECT st.* FROM rollout_members m JOIN version_stats st ON st.series_id = m.series_id
           AND st.version = CASE WHEN %(side)s = 'stable' THEN m.stable_version
                                 ELSE m.candidate_version END
-        WHERE m.rollout_id = %(rollout_id)s AND st.bucket >= %(since)s
+        WHERE m.rollout_id = %(rollout_id)s AND st.bucket_end > %(since)s
     )"""
     + _SUM_ROWS
 )

@@ -27,6 +27,7 @@ def record(conn: Conn, rows: Sequence[StatsRow]) -> None:
                     r.series_id,
                     r.version,
                     r.bucket,
+                    r.ends,
                     r.predictions,
                     r.anomalies,
                     r.errors,

@@ -52,7 +52,8 @@ CREATE INDEX rollout_transitions_by_rollout ON rollout_transitions (rollout_id, 
 CREATE TABLE version_stats (
     series_id        text COLLATE "C" NOT NULL,
     version          integer NOT NULL,
-    bucket           timestamptz NOT NULL,
+    bucket           timestamptz NOT NULL,      -- when the bucket starts
+    bucket_end       timestamptz NOT NULL,
     predictions      bigint NOT NULL DEFAULT 0,
     anomalies        bigint NOT NULL DEFAULT 0,
     errors           bigint NOT NULL DEFAULT 0,
@@ -63,6 +64,7 @@ CREATE TABLE version_stats (
     PRIMARY KEY (series_id, version, bucket)
 );
 CREATE INDEX version_stats_bucket ON version_stats (bucket);
+CREATE INDEX version_stats_bucket_end ON version_stats (series_id, version, bucket_end);
 
 -- Ground truth: was the point at this timestamp truly anomalous? A label
 -- sent again for the same series and timestamp replaces the old one.

@@ -3,6 +3,7 @@
     sigmawatch serve [--host H] [--port P] [--workers N]
     sigmawatch train --series ID --file data.csv|.npy|.npz [--detector mad] [--param threshold=4]
     sigmawatch train-fleet --run-id RUN (--source-uri TEMPLATE | --dataset) [...]
+    sigmawatch rollout start|status|pause|resume|abort|list ...   (cli_rollouts.py)
     sigmawatch demo  [--points N] [--seed S] [--out FILE | --predict SERIES]
 
 `train` runs the same `train_series` as the REST endpoint. Errors print as
@@ -36,6 +37,7 @@ from sigmawatch.registry.postgres import database_url, open_registry
 from sigmawatch.settings import ConfigError, StorageSettings, TrainingSettings, load_settings
 from sigmawatch.training import train_series
 from sigmawatch.training_job import Exit
+from sigmawatch_inference import cli_rollouts
 from sigmawatch_inference.settings import ServiceSettings
 
 
@@ -136,6 +138,14 @@ def train_fleet(args: argparse.Namespace) -> int:
     return Exit.SERIES_FAILED if outcome.result.failed else Exit.OK
 
 
+def rollout(args: argparse.Namespace) -> int:
+    settings = load_settings(StorageSettings)
+    configure_logging(settings.log_level)
+    with _registry(settings) as registry:
+        _print_json(cli_rollouts.rollout(args, registry))
+    return Exit.OK
+
+
 def demo(args: argparse.Namespace) -> int:
     timestamps, values = demo_series(args.points, seed=args.seed)
     if args.out:
@@ -173,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
     )
     training_job.add_fleet_arguments(p)
     p.set_defaults(run=train_fleet)
+
+    cli_rollouts.add_commands(commands, rollout)
 
     p = commands.add_parser("demo", help="generate a realistic demo series")
     p.add_argument("--points", type=int, default=20_000)

@@ -5,6 +5,9 @@ both pods flush and on the labels fed to them."""
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +27,7 @@ from sigmawatch_inference.routing import bucket
 from support import postgres
 from support.data import START, train_body
 from support.procs import wait_for
-from support.service import Service, ServiceFactory
+from support.service import SOURCE_ROOTS, Service, ServiceFactory
 
 POINTS = 400
 TS = START + 300 * POINTS  # just after the training window
@@ -354,3 +357,45 @@ def test_feedback_is_validated_like_every_body(pods: Pods, tmp_path: Path) -> No
         "/v1/series/nobody/feedback", json={"timestamps": [1], "values": [1.0], "labels": [True]}
     )
     assert missing.json()["error"]["code"] == "MODEL_NOT_FOUND"
+
+
+def cli(pods: Pods, *args: str) -> dict[str, Any]:
+    env = {
+        "PYTHONPATH": SOURCE_ROOTS,
+        "SIGMAWATCH_DATABASE_URL": pods.registry.url,
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sigmawatch_inference.cli", "rollout", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_the_cli_starts_a_rollout_the_services_drive(pods: Pods) -> None:
+    pods.train("from_cli", 0)
+    pods.train("from_cli", 1, promote=False)
+    started = cli(
+        pods,
+        "start",
+        "--series",
+        "from_cli",
+        "--candidate",
+        "v2",
+        "--strategy",
+        "canary",
+        "--steps",
+        "50,100",
+        "--analysis",
+        '{"intervalSeconds": 0.5, "minSamples": 50, "minStepSeconds": 0}',
+    )
+    assert (started["phase"], started["weight"], started["driver"]) == ("Progressing", 50, "api")
+    done = pods.wait_phase("from_cli", {"Promoted", "RolledBack", "Failed"}, traffic=True)
+    assert done["phase"] == "Promoted", done["reason"]
+    status = cli(pods, "status", "--series", "from_cli")
+    assert [t["weight"] for t in status["transitions"]] == [50, 100, 100]
+    assert cli(pods, "list")["items"] == []

@@ -16,6 +16,7 @@ from sigmawatch.artifacts import store_for
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import Registry, Writer
 from sigmawatch.registry.postgres import open_registry
+from sigmawatch.rollouts.driver import Analyzer
 from sigmawatch.settings import StorageSettings
 from sigmawatch.training_job import GROUP
 from sigmawatch_operator import conditions as cond
@@ -24,10 +25,9 @@ from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.kube import KubeApi
 from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.model_spec import InvalidSpecError, parse_spec
-from sigmawatch_operator.planning import format_time
 from sigmawatch_operator.reconciler import Reconciler
 from sigmawatch_operator.report import Outcome
-from sigmawatch_operator.rollouts import check_rollout, rollout_status
+from sigmawatch_operator.rollouts import RolloutController
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class OperatorApp:
         self.metrics = OperatorMetrics()
         self.registry: Registry | None = None
         self.reconciler: Reconciler | None = None
+        self.rollouts: RolloutController | None = None
         self.kube: KubeApi | None = None
         # kopf runs timers beside event handlers: one reconcile per object at a time.
         self._locks: dict[str, asyncio.Lock] = {}
@@ -85,7 +86,10 @@ class OperatorApp:
         # Equal priorities freeze every replica; distinct random ones elect one.
         settings.peering.priority = random.randint(1, 2**31 - 1)  # noqa: S311 - not security
         log.info("joining peering", extra={"peering_priority": settings.peering.priority})
-        settings.posting.level = logging.INFO
+        # kopf posts each handler log at this level or above as an Event; at INFO,
+        # "Timer ... succeeded." every rollout tick (each second) would be one. The
+        # operator's own Events go out through kopf.event, which no level filters.
+        settings.posting.level = logging.WARNING
         settings.scanning.disabled = self.namespaced
 
     def start(self) -> None:
@@ -95,6 +99,10 @@ class OperatorApp:
             self.kube, self.registry, store_for(self.settings), self.settings, self.config
         )
         self.reconciler = Reconciler(self.kube, self.registry, actor, self.metrics, utcnow)
+        analyzer = Analyzer(self.registry, actor.store)
+        self.rollouts = RolloutController(
+            self.kube.get_model, self.registry, analyzer, self.metrics, utcnow
+        )
         self.metrics.serve(self.config.metrics_port)
 
     def stop(self) -> None:
@@ -162,37 +170,46 @@ class OperatorApp:
 
     # -- ModelRollout ---------------------------------------------------------------------
 
-    async def check_rollout(self, body: kopf.Body, patch: kopf.Patch) -> None:
-        assert self.kube is not None
-        assert self.registry is not None
-        namespace = body["metadata"]["namespace"]
-        kube, registry = self.kube, self.registry
-        try:
-            valid, reason, message = await asyncio.to_thread(
-                check_rollout,
-                dict(body["spec"]),
-                lambda name: kube.get_model(namespace, name),
-                registry,
-            )
-        except Exception as exc:
-            classified = failure(exc, "rollout check failed")
-            if classified is None:
-                raise
-            raise classified from exc
-        previous = body.get("status") or {}
-        status = rollout_status(
-            valid,
-            reason,
-            message,
-            format_time(utcnow()),
-            dict(previous),
-            body["metadata"].get("generation"),
-        )
-        for key, value in status.items():
-            patch.status[key] = value
-        if not valid:
-            kopf.event(body, type="Warning", reason=reason, message=message)
+    async def reconcile_rollout(self, body: kopf.Body, patch: kopf.Patch) -> None:
+        """One tick of a ModelRollout: on its changes and on the rollout timer."""
+        assert self.rollouts is not None
+        uid = body["metadata"]["uid"]
+        async with self._locks.setdefault(uid, asyncio.Lock()):
+            with self.metrics.reconcile_seconds.labels("ModelRollout").time():
+                snapshot = _plain(body)
+                try:
+                    outcome = await asyncio.to_thread(self.rollouts.reconcile, snapshot)
+                except Exception as exc:
+                    self.metrics.reconciles.labels("ModelRollout", "error").inc()
+                    classified = failure(exc, "rollout tick failed")
+                    if classified is None:
+                        raise
+                    raise classified from exc
         self.metrics.reconciles.labels("ModelRollout", "ok").inc()
+        _write_status(patch, snapshot["status"], outcome)
+        for event in outcome.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+    async def rollout_deleted(self, body: kopf.Body) -> None:
+        """Abort its active rollout; kopf keeps the finalizer until this returns."""
+        assert self.rollouts is not None
+        uid = body["metadata"]["uid"]
+        async with self._locks.setdefault(uid, asyncio.Lock()):
+            try:
+                event = await asyncio.to_thread(self.rollouts.delete, _plain(body))
+            except Exception as exc:
+                # Only an outage is retried; a domain error must not keep the object forever.
+                if isinstance(exc, SigmawatchError) and not exc.retryable:
+                    log.warning("rollout not aborted", extra={"error": exc.message})
+                    event = None
+                else:
+                    classified = failure(exc, "rollout abort failed")
+                    if classified is None:
+                        raise
+                    raise classified from exc
+        self._locks.pop(uid, None)
+        if event is not None:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

@@ -37,6 +37,12 @@ class OperatorConfig(BaseSettings):
     reconcile_interval_s: float = Field(
         default=15.0, gt=0, description="How often each model is reconciled besides on changes."
     )
+    rollout_tick_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the rollout timer looks at each ModelRollout; each rollout "
+        "is analysed only once per its own analysis.intervalSeconds.",
+    )
     job_ttl_s: int = Field(
         default=7 * 86_400, ge=0, description="Finished training Jobs are deleted after this."
     )

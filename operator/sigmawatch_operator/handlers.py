@@ -11,10 +11,12 @@ from typing import Any
 
 import kopf
 
+from sigmawatch.rollouts.policy import ACTIVE, Phase
 from sigmawatch_operator.app import OperatorApp
 
 MODELS = ("sigmawatch.dev", "v1alpha1", "anomalymodels")
 ROLLOUTS = ("sigmawatch.dev", "v1alpha1", "modelrollouts")
+ENDED = frozenset(phase.value for phase in Phase if phase not in ACTIVE)
 
 
 def register(handlers: kopf.OperatorRegistry, app: OperatorApp) -> None:
@@ -50,5 +52,23 @@ def register(handlers: kopf.OperatorRegistry, app: OperatorApp) -> None:
     @kopf.on.resume(*ROLLOUTS, registry=handlers)
     @kopf.on.create(*ROLLOUTS, registry=handlers)
     @kopf.on.update(*ROLLOUTS, registry=handlers)
-    async def check_rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        await app.check_rollout(body, patch)
+    async def reconcile_rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        await app.reconcile_rollout(body, patch)
+
+    # kopf timers take one interval at registration: a short tick, and
+    # `sigmawatch.rollouts.driver.due` keeps each rollout to its own
+    # analysis.intervalSeconds. An ended rollout needs no tick.
+    @kopf.timer(
+        *ROLLOUTS,
+        interval=app.config.rollout_tick_s,
+        when=lambda status, **_: (status or {}).get("phase") not in ENDED,
+        registry=handlers,
+    )
+    async def follow_rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        await app.reconcile_rollout(body, patch)
+
+    # Not optional, so kopf puts its finalizer on every ModelRollout: deleting an
+    # active one must abort it, or its series' production pointers stay held.
+    @kopf.on.delete(*ROLLOUTS, registry=handlers)
+    async def rollout_deleted(body: kopf.Body, **_: Any) -> None:
+        await app.rollout_deleted(body)

@@ -37,6 +37,40 @@ class OperatorMetrics:
             registry=r,
         )
 
+        # ModelRollouts (OBS-2): labelled by phase, check, or "<namespace>/<name>" of a
+        # ModelRollout (bounded by how many exist), never by series.
+        self.rollouts = Gauge(
+            "sigmawatch_operator_rollouts",
+            "ModelRollouts seen, by phase.",
+            ["phase"],
+            registry=r,
+        )
+        self.rollout_weight = Gauge(
+            "sigmawatch_operator_rollout_weight_percent",
+            "Share of traffic (of series, for a fleet canary) on the candidate.",
+            ["rollout"],
+            registry=r,
+        )
+        self.rollout_agreement = Gauge(
+            "sigmawatch_operator_rollout_agreement",
+            "Shadow agreement of the candidate with stable at the last analysis.",
+            ["rollout"],
+            registry=r,
+        )
+        self.rollbacks = Counter(
+            "sigmawatch_operator_rollbacks",
+            "Rollouts ended without promotion, by reason: the failing check, "
+            "maxDuration, or aborted.",
+            ["reason"],
+            registry=r,
+        )
+        self.promotion_seconds = Histogram(
+            "sigmawatch_operator_rollout_promotion_seconds",
+            "Time from a rollout's start to its promotion.",
+            buckets=(60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 172_800),
+            registry=r,
+        )
+
     def serve(self, port: int) -> None:
         if port:
             start_http_server(port, addr="0.0.0.0", registry=self.collectors)  # noqa: S104 - a pod's metrics port

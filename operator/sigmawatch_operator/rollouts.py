@@ -1,69 +1,144 @@
-"""ModelRollout: validated and acknowledged, not yet acted on.
+"""The ModelRollout controller: observe → decide → act → report, once per tick.
 
-The shadow/canary controller comes in a later release. Until then the
-operator checks what it can (the model exists, the candidate version is
-registered and active) and says plainly in status that nothing routes
-traffic by this rollout yet.
+Blocking (Kubernetes and registry calls); the kopf handlers run it in a
+thread, on every change and on a short timer. It keeps no rollout state of
+its own: the registry holds phase, step and statistics, so a restarted
+operator (or the other replica, once it leads) continues at the stored step.
+`rollout_decide` and `rollout_report` are pure; `rollout_observe` and
+`rollout_act` only read and write. Only its metrics live in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sigmawatch.errors import SigmawatchError
-from sigmawatch.registry import ACTIVE, Registry
-from sigmawatch.validation import parse_version
-from sigmawatch_operator import conditions as cond
-
-NOT_ACTED_ON = (
-    "the rollout controller is not part of this release: the rollout is validated "
-    "and recorded, but no traffic is routed by it"
+from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.registry import Registry
+from sigmawatch.registry.rollout_records import Driver, RolloutRecord
+from sigmawatch.rollouts import driver
+from sigmawatch.rollouts.policy import Action, Phase
+from sigmawatch_operator.metrics import OperatorMetrics
+from sigmawatch_operator.report import Event, Outcome
+from sigmawatch_operator.rollout_act import Acted, RolloutActor
+from sigmawatch_operator.rollout_decide import decide
+from sigmawatch_operator.rollout_observe import (
+    ModelGetter,
+    RecordedRollout,
+    RolloutRef,
+    find_rollout,
+    observe,
 )
+from sigmawatch_operator.rollout_report import report
+
+log = logging.getLogger(__name__)
+
+DELETED = "ModelRollout deleted"
+ABORTED = "aborted"
+MAX_DURATION = "maxDuration"
 
 
-def check_rollout(
-    spec: dict[str, Any],
-    get_model: Callable[[str], dict[str, Any] | None],
-    registry: Registry,
-) -> tuple[bool, str, str]:
-    """(valid, reason, message) for a ModelRollout spec."""
-    model_name = spec["modelRef"]["name"]
-    model = get_model(model_name)
-    if model is None:
-        return (
-            False,
-            "ModelNotFound",
-            f"AnomalyModel {model_name!r} does not exist in this namespace",
-        )
-    series_id = spec.get("seriesId") or ((model.get("spec") or {}).get("series") or {}).get("id")
-    if not series_id:
-        return False, "SeriesRequired", "set seriesId: the model covers more than one series"
-    try:
-        record = registry.get_version(series_id, parse_version(spec["candidateVersion"]))
-    except SigmawatchError as exc:
-        return False, exc.code.value, exc.message
-    if record.status != ACTIVE:
-        return False, "VERSION_ARCHIVED", f"{record.name} of {series_id} is archived"
-    return True, "Validated", f"candidate {record.name} of {series_id} is registered"
+def rollback_reason(acted: Acted) -> str | None:
+    """The reason class a rollout ended unpromoted for: the first failing check, or
+    maxDuration; None when this tick did not end one that way."""
+    decision = acted.decision
+    if decision is None:
+        return None
+    if decision.action is Action.FAIL:
+        return MAX_DURATION
+    if decision.action is Action.ROLLBACK:
+        return next((c.name for c in decision.checks if c.passed is False), "unknown")
+    return None
 
 
-def rollout_status(
-    valid: bool,
-    reason: str,
-    message: str,
-    now: str,
-    previous: dict[str, Any],
-    generation: int | None,
-) -> dict[str, Any]:
-    new = [
-        cond.condition("Accepted", valid, reason, message),
-        cond.condition("Progressing", False, "NotImplemented", NOT_ACTED_ON),
-    ]
-    return {
-        "phase": "Pending" if valid else "Invalid",
-        "observedGeneration": generation,
-        "conditions": cond.merge_conditions(
-            previous.get("conditions"), new, now=now, generation=generation
-        ),
-    }
+@dataclass
+class RolloutController:
+    get_model: ModelGetter
+    registry: Registry
+    analyzer: driver.Analyzer
+    metrics: OperatorMetrics
+    clock: Callable[[], datetime]
+    _phases: dict[str, str] = field(default_factory=dict)  # driver_ref → phase, for the gauge
+
+    @property
+    def actor(self) -> RolloutActor:
+        return RolloutActor(self.registry, self.analyzer)
+
+    def reconcile(self, body: dict[str, Any]) -> Outcome:
+        observed = observe(body, get_model=self.get_model, registry=self.registry, now=self.clock())
+        plan = decide(observed)
+        acted = self.actor.act(observed, plan)
+        self._count(observed.ref, acted, observed.now)
+        return report(observed, plan, acted)
+
+    def delete(self, body: dict[str, Any]) -> Event | None:
+        """Abort the active rollout of a deleted ModelRollout: stable keeps production.
+
+        Runs under the ModelRollout's finalizer, so the object stays until this
+        succeeds; an outage raises and is retried."""
+        ref = RolloutRef.from_metadata(body["metadata"])
+        recorded = RecordedRollout.from_status(dict(body.get("status") or {}))
+        self._forget(ref)
+        record, lost = find_rollout(self.registry, ref, recorded)
+        if record is None or lost is not None or not record.active:
+            return None
+        try:
+            aborted = driver.abort(self.registry, record, Driver.OPERATOR, DELETED)
+        except SigmawatchError as exc:
+            if exc.code in (ErrorCode.ROLLOUT_NOT_ACTIVE, ErrorCode.ROLLOUT_DRIVER_MISMATCH):
+                return None
+            raise
+        self.metrics.rollbacks.labels(ABORTED).inc()
+        log.info("rollout aborted: its ModelRollout was deleted", extra={"rollout": record.name})
+        stable = f"v{aborted.stable}" if aborted.stable else "stable"
+        return Event("Warning", "Aborted", f"{aborted.name} aborted ({DELETED}); {stable} serves")
+
+    # -- metrics ------------------------------------------------------------------------
+
+    def _count(self, ref: RolloutRef, acted: Acted, now: datetime) -> None:
+        record = acted.record
+        key = ref.driver_ref
+        if record is None:
+            self._set_phase(key, "Pending")
+            return
+        self._set_phase(key, record.state.phase.value)
+        self.metrics.rollout_weight.labels(key).set(record.state.weight)
+        agreement = _agreement(record)
+        if agreement is not None:
+            self.metrics.rollout_agreement.labels(key).set(agreement)
+        reason = rollback_reason(acted)
+        if reason is not None:
+            self.metrics.rollbacks.labels(reason).inc()
+        if acted.decision is not None and record.state.phase is Phase.PROMOTED:
+            seconds = (now - record.state.started_at).total_seconds()
+            self.metrics.promotion_seconds.observe(max(seconds, 0.0))
+
+    def _set_phase(self, key: str, phase: str) -> None:
+        self._phases[key] = phase
+        self._publish()
+
+    def _forget(self, ref: RolloutRef) -> None:
+        key = ref.driver_ref
+        self._phases.pop(key, None)
+        for gauge in (self.metrics.rollout_weight, self.metrics.rollout_agreement):
+            with contextlib.suppress(KeyError):  # never set
+                gauge.remove(key)
+        self._publish()
+
+    def _publish(self) -> None:
+        counts: dict[str, int] = {"Pending": 0} | {p.value: 0 for p in Phase}
+        for phase in self._phases.values():
+            counts[phase] = counts.get(phase, 0) + 1
+        for phase, n in counts.items():
+            self.metrics.rollouts.labels(phase).set(n)
+
+
+def _agreement(record: RolloutRecord) -> float | None:
+    for check in (record.last_analysis or {}).get("checks") or []:
+        if check.get("name") == "agreement" and isinstance(check.get("value"), int | float):
+            return float(check["value"])
+    return None

@@ -1,4 +1,5 @@
-"""The operator against a real API server (MOD-1, MOD-4, REG-6, OPS-1): scenarios a user runs.
+"""The operator against a real API server (MOD-1, MOD-4, REG-6, REL-1, OPS-1): scenarios a
+user runs.
 
 One operator process serves the module; each test gets its own namespace
 set up as an installation would be. Training pods run this checkout's
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sigmawatch.registry.rollout_records import StatsRow
+from support.fake_rollouts import latency
 from support.kube import Cluster, KubectlError
 from support.operator import OperatorProcess, condition, get_json, wait_for_status
 from support.plant import Plant, model
@@ -305,43 +309,137 @@ def test_invalid_resources_are_rejected_by_the_api_server(
         assert message in rejected.value.stderr, rejected.value.stderr
 
 
-def test_model_rollouts_are_validated_but_not_acted_on(
+def test_invalid_model_rollouts_are_rejected_by_the_api_server(
+    plant: Plant, models_namespace: str
+) -> None:
+    base = {"modelRef": {"name": "m"}, "candidate": {"version": "v2"}, "strategy": "canary"}
+    cases: dict[str, dict[str, Any]] = {
+        "set exactly one of candidate.version, candidate.trainingRun": {
+            **base,
+            "candidate": {"version": "v2", "trainingRun": "job-1"},
+        },
+        "set seriesId or fleet: true, not both": {**base, "seriesId": "a", "fleet": True},
+        "steps must increase and end at 100": {**base, "steps": [50, 25, 100]},
+        'Unsupported value: "bluegreen"': {**base, "strategy": "bluegreen"},
+        "spec.analysis.agreementThreshold: Invalid value": {
+            **base,
+            "analysis": {"agreementThreshold": 2},
+        },
+    }
+    for message, spec in cases.items():
+        with pytest.raises(KubectlError) as rejected:
+            plant.apply(models_namespace, model_rollout("bad", "m", **spec))
+        assert message in rejected.value.stderr, rejected.value.stderr
+
+
+def model_rollout(name: str, model_name: str, **spec: Any) -> dict[str, Any]:
+    fast = {"intervalSeconds": 1, "minSamples": 50, "minStepSeconds": 0}
+    return {
+        "apiVersion": "sigmawatch.dev/v1alpha1",
+        "kind": "ModelRollout",
+        "metadata": {"name": name},
+        "spec": {
+            "modelRef": {"name": model_name},
+            "candidate": {"version": "v2"},
+            "strategy": "shadow",
+            "analysis": fast,
+            **spec,
+        },
+    }
+
+
+def wait_rollout(plant: Plant, ns: str, name: str, check: Any, what: str) -> dict[str, Any]:
+    return wait_for_status(
+        plant.cluster.kubectl, "modelrollout", name, ns, check, timeout=60, what=what
+    )
+
+
+def two_versions(plant: Plant, ns: str, name: str, series: str) -> None:
+    """v1 in production, v2 registered beside it (promote: false)."""
+    plant.write_data(series, seed=8)
+    plant.apply(ns, model(name, single(plant, series)))
+    wait_model(plant, ns, name, lambda o: ready(o) and settled(o), "v1")
+    plant.write_data(series, seed=9)
+    second = single(plant, series, retrain={"nonce": "2"}, production={"promote": False})
+    plant.apply(ns, model(name, second))
+    wait_model(plant, ns, name, lambda o: o["status"].get("latestVersion") == "v2", "v2")
+
+
+def holder(plant: Plant, series_id: str) -> str | None:
+    series = plant.registry.get_series(series_id)
+    assert series is not None
+    return series.holder
+
+
+def phase(expected: str) -> Any:
+    return lambda o: (o.get("status") or {}).get("phase") == expected
+
+
+def test_a_shadow_rollout_with_agreeing_statistics_is_promoted(
     plant: Plant, operator: OperatorProcess, models_namespace: str
 ) -> None:
     ns = models_namespace
-    plant.write_data("pump_6", seed=8)
-    plant.apply(ns, model("pump-6", single(plant, "pump_6")))
-    wait_model(plant, ns, "pump-6", lambda o: ready(o) and settled(o), "v1")
-    rollout: dict[str, Any] = {
-        "apiVersion": "sigmawatch.dev/v1alpha1",
-        "kind": "ModelRollout",
-        "metadata": {"name": "pump-6-shadow"},
-        "spec": {"modelRef": {"name": "pump-6"}, "candidateVersion": "v1", "strategy": "shadow"},
-    }
-    plant.apply(ns, rollout)
-    obj = wait_for_status(
-        plant.cluster.kubectl,
-        "modelrollout",
-        "pump-6-shadow",
+    two_versions(plant, ns, "pump-6", "pump_6")
+    plant.apply(ns, model_rollout("pump-6-missing", "pump-6", candidate={"version": "v7"}))
+    obj = wait_rollout(
+        plant,
         ns,
-        lambda o: bool(condition(o, "Accepted")),
-        what="rollout checked",
-    )
-    assert condition(obj, "Accepted")["status"] == "True"
-    assert condition(obj, "Progressing")["reason"] == "NotImplemented"
-    rollout["metadata"]["name"] = "pump-6-missing"
-    rollout["spec"]["candidateVersion"] = "v7"
-    plant.apply(ns, rollout)
-    obj = wait_for_status(
-        plant.cluster.kubectl,
-        "modelrollout",
         "pump-6-missing",
-        ns,
-        lambda o: bool(condition(o, "Accepted")),
-        what="rollout checked",
+        lambda o: condition(o, "Degraded").get("status") == "True",
+        "the missing candidate reported",
     )
-    assert condition(obj, "Accepted")["reason"] == "INVALID_VERSION"
-    assert obj["status"]["phase"] == "Invalid"
+    assert condition(obj, "Degraded")["reason"] == "INVALID_VERSION"
+    assert obj["status"]["phase"] == "Pending"
+    plant.apply(ns, model_rollout("pump-6-shadow", "pump-6"))
+    obj = wait_rollout(plant, ns, "pump-6-shadow", phase("Shadowing"), "shadowing")
+    status = obj["status"]
+    assert (status["seriesId"], status["stable"], status["candidate"]) == ("pump_6", "v1", "v2")
+    assert holder(plant, "pump_6") == f"rollout:{status['rollout'][1:]}"
+    # What the inference pods flush: stable's answers, the candidate scored beside them.
+    now = datetime.now(UTC)
+    plant.registry.record_stats(
+        [
+            StatsRow("pump_6", 1, now, predictions=100, latency=latency(2.0, 100)),
+            StatsRow(
+                "pump_6",
+                2,
+                now,
+                predictions=100,
+                latency=latency(2.0, 100),
+                shadow_compared=100,
+                shadow_agreed=99,
+            ),
+        ]
+    )
+    obj = wait_rollout(plant, ns, "pump-6-shadow", phase("Promoted"), "promoted")
+    assert condition(obj, "Promoted")["status"] == "True"
+    assert obj["status"]["lastAnalysis"]["action"] == "promote"
+    assert plant.registry.get_production("pump_6").name == "v2"
+    assert holder(plant, "pump_6") is None
+    reasons = events(plant.cluster, ns)
+    assert {"INVALID_VERSION", "Started", "Promoted"} <= set(reasons)
+    printed = plant.cluster.kubectl("get", "mr", "pump-6-shadow", "-n", ns).stdout
+    assert "Promoted" in printed
+    assert "100" in printed
+
+
+def test_deleting_an_active_rollout_aborts_it(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    two_versions(plant, ns, "pump-8", "pump_8")
+    plant.apply(ns, model_rollout("pump-8-canary", "pump-8", strategy="canary"))
+    obj = wait_rollout(plant, ns, "pump-8-canary", phase("Progressing"), "progressing")
+    assert obj["status"]["weight"] == 5
+    assert "sigmawatch.dev/finalizer" in obj["metadata"]["finalizers"]
+    rollout_id = int(obj["status"]["rollout"][1:])
+    plant.cluster.kubectl(
+        "delete", "modelrollout", "pump-8-canary", "-n", ns, "--wait=true", "--timeout=30s"
+    )
+    record = plant.registry.get_rollout(rollout_id)
+    assert (record.state.phase.value, record.reason) == ("Aborted", "ModelRollout deleted")
+    assert plant.registry.get_production("pump_8").name == "v1"
+    assert holder(plant, "pump_8") is None
 
 
 def test_deleting_a_model_keeps_its_versions(
@@ -362,3 +460,5 @@ def test_operator_metrics(plant: Plant, operator: OperatorProcess) -> None:
     assert "sigmawatch_operator_reconciles_total" in text
     assert "sigmawatch_operator_training_jobs_created_total" in text
     assert 'sigmawatch_operator_models{ready="true"}' in text
+    assert 'sigmawatch_operator_rollouts{phase="Promoted"}' in text
+    assert "sigmawatch_operator_rollout_promotion_seconds_count" in text

@@ -18,7 +18,6 @@ from sigmawatch_operator.model_spec import parse_spec
 from sigmawatch_operator.observe import observe
 from sigmawatch_operator.planning import parse_time
 from sigmawatch_operator.report import report
-from sigmawatch_operator.rollouts import check_rollout
 from support.fake_jobs import Harness, condition
 from support.serving import SpyRegistry
 
@@ -350,19 +349,6 @@ def test_observing_a_deleted_series_source_is_not_an_error(plant: Harness) -> No
     )
     assert observed.series is None
     assert not observed.serving
-
-
-def test_model_rollouts_are_validated_against_the_registry(plant: Harness) -> None:
-    plant.write_data("roll", seed=1)
-    plant.apply("roll", plant.single("roll"))
-    plant.settle("roll")
-    models = {"roll": plant.models["roll"]}
-    check = {"modelRef": {"name": "roll"}, "candidateVersion": "v1", "strategy": "shadow"}
-    assert check_rollout(check, models.get, plant.registry)[:2] == (True, "Validated")
-    missing = {**check, "candidateVersion": "v7"}
-    assert check_rollout(missing, models.get, plant.registry)[1] == "INVALID_VERSION"
-    unknown = {**check, "modelRef": {"name": "nope"}}
-    assert check_rollout(unknown, models.get, plant.registry)[1] == "ModelNotFound"
 
 
 def test_a_second_model_pinning_the_same_series_is_told_who_holds_it(plant: Harness) -> None:

@@ -109,7 +109,12 @@ def create_app(
 
     errors.install(app, services.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics, metrics=services.metrics, timed_routes=PREDICT_ROUTES)
+    app.add_middleware(
+        RequestMetrics,
+        metrics=services.metrics,
+        timed_routes=PREDICT_ROUTES,
+        tracks=services.tracks,
+    )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -25,7 +25,7 @@ from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
-from sigmawatch_inference.stats_buffer import StatsBuffer
+from sigmawatch_inference.stats_buffer import StatsBuffer, TrackBuffer
 from sigmawatch_inference.usage import UsageCounter
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Background:
         usage: UsageCounter,
         routing: RoutingTable,
         stats: StatsBuffer,
+        tracks: TrackBuffer,
         settings: ServiceSettings,
     ) -> None:
         self.registry = registry
@@ -59,6 +60,7 @@ class Background:
         self.usage = usage
         self.routing = routing
         self.stats = stats
+        self.tracks = tracks
         self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -78,7 +80,7 @@ class Background:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        for flush in (self._flush_usage, self._flush_stats):
+        for flush in (self._flush_usage, self._flush_stats, self._flush_tracks):
             try:
                 flush()
             except SigmawatchError:
@@ -123,6 +125,7 @@ class Background:
             Periodic(settings.refresh_interval_s, self.sync_routing),
             Periodic(settings.usage_flush_interval_s, self._flush_usage),
             Periodic(settings.stats_flush_interval_s, self._flush_stats),
+            Periodic(settings.stats_flush_interval_s, self._flush_tracks),
             Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_stats(settings.stats_keep_days)),
         ]
         now = time.monotonic()
@@ -184,3 +187,13 @@ class Background:
             dropped = self.stats.dropped
             self.stats.give_back(rows)
             self.metrics.stats_dropped.inc(self.stats.dropped - dropped)
+
+    def _flush_tracks(self) -> None:
+        rows = self.tracks.take()
+        if not rows:
+            return
+        try:
+            self.registry.record_track_stats(rows)
+        except SigmawatchError:
+            log.warning("could not record track statistics; they will be retried")
+            self.tracks.give_back(rows)

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.responses import error_response
+from sigmawatch_inference.stats_buffer import TrackBuffer
 
 
 class BodyTooLargeError(Exception):
@@ -80,11 +81,19 @@ class BodyLimit:
 class RequestMetrics:
     """Count, time and classify every request by its route template (MON-1)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, timed_routes: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        timed_routes: frozenset[str],
+        tracks: TrackBuffer | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
-        # Routes whose latency also feeds /healthcheck's inference window.
+        # Routes whose latency also feeds /healthcheck's inference window and,
+        # under this pod's track, an Istio rollout's analysis.
         self.timed_routes = timed_routes
+        self.tracks = tracks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,5 +117,8 @@ class RequestMetrics:
             method = scope["method"]
             self.metrics.requests.labels(path, method, str(status)).inc()
             self.metrics.latency.labels(path, method).observe(elapsed)
-            if path in self.timed_routes and status < 400:
-                self.metrics.inference_ms.add(elapsed * 1000.0)
+            if path in self.timed_routes:
+                if status < 400:
+                    self.metrics.inference_ms.add(elapsed * 1000.0)
+                if self.tracks is not None:
+                    self.tracks.request(elapsed * 1000.0, error=status >= 500)

@@ -27,7 +27,7 @@ from sigmawatch_inference.resolver import ModelResolver
 from sigmawatch_inference.rollout_loop import RolloutLoop
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
-from sigmawatch_inference.stats_buffer import StatsBuffer
+from sigmawatch_inference.stats_buffer import StatsBuffer, TrackBuffer
 from sigmawatch_inference.storage_monitor import STARTING, StorageMonitor, StorageState
 from sigmawatch_inference.usage import UsageCounter
 
@@ -61,6 +61,10 @@ class Services:
     monitor: StorageMonitor | None = None
     rollouts: RolloutLoop | None = None
     routing: RoutingTable = field(default_factory=RoutingTable)
+    tracks: TrackBuffer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tracks = TrackBuffer(self.settings.track, self.settings.stats_bucket_s)
 
     def start(self) -> None:
         """Blocking start-up, retried with backoff until it succeeds or `stop()`.
@@ -109,6 +113,7 @@ class Services:
             usage=self.usage,
             routing=self.routing,
             stats=stats,
+            tracks=self.tracks,
             settings=settings,
         )
         # Listen before warming up, so no change slips between the two.

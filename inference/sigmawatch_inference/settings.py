@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from sigmawatch.settings import TrainingSettings
@@ -62,6 +64,12 @@ class ServiceSettings(TrainingSettings):
     )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1, description="SEC-1: largest accepted request body."
+    )
+
+    track: Literal["stable", "candidate"] = Field(
+        default="stable",
+        description="This pod's track: an Istio rollout between two inference Deployments "
+        "compares their requests by it.",
     )
 
     # Process

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sigmawatch.registry.rollout_records import StatsRow
+from sigmawatch.registry.rollout_records import StatsRow, TrackRow
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 
 # Rows kept while the registry cannot take them; older ones are dropped beyond this.
@@ -136,3 +136,48 @@ class StatsBuffer:
                     list(row.latency),
                 )
                 self._rows.setdefault(key, _Counts()).add(counts)
+
+
+class TrackBuffer:
+    """This pod's predict requests under its track, per bucket: one row per bucket."""
+
+    def __init__(self, track: str, bucket_s: int) -> None:
+        self.track = track
+        self.bucket_s = bucket_s
+        self._rows: dict[int, _Counts] = {}
+        self._lock = threading.Lock()
+
+    def request(self, latency_ms: float, *, error: bool) -> None:
+        bucket = int(time.time()) // self.bucket_s
+        with self._lock:
+            row = self._rows.get(bucket)
+            if row is None:
+                row = self._rows[bucket] = _Counts()
+            row.predictions += 1
+            row.errors += error
+            row.latency[latency_bucket(latency_ms)] += 1
+
+    def take(self) -> list[TrackRow]:
+        with self._lock:
+            rows, self._rows = self._rows, {}
+        return [
+            TrackRow(
+                self.track,
+                datetime.fromtimestamp(bucket * self.bucket_s, UTC),
+                datetime.fromtimestamp((bucket + 1) * self.bucket_s, UTC),
+                c.predictions,
+                c.errors,
+                tuple(c.latency),
+            )
+            for bucket, c in rows.items()
+        ]
+
+    def give_back(self, rows: list[TrackRow]) -> None:
+        with self._lock:
+            for row in rows[:MAX_PENDING_ROWS]:
+                counts = _Counts(
+                    predictions=row.requests, errors=row.errors, latency=list(row.latency)
+                )
+                self._rows.setdefault(int(row.bucket.timestamp()) // self.bucket_s, _Counts()).add(
+                    counts
+                )

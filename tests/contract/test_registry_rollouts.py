@@ -11,7 +11,14 @@ import pytest
 from sigmawatch.artifacts import FileStore
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import API, Registry, Writer
-from sigmawatch.registry.rollout_records import Driver, NewRollout, RolloutMember, StatsRow
+from sigmawatch.registry.rollout_records import (
+    Driver,
+    IstioRoute,
+    NewRollout,
+    RolloutMember,
+    StatsRow,
+    TrackRow,
+)
 from sigmawatch.rollouts.policy import Phase, first_state
 from sigmawatch.rollouts.spec import parse_rollout_spec
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
@@ -294,3 +301,30 @@ def test_labels_sent_again_replace_the_old_ones(any_registry: Registry) -> None:
     assert found["lab"].labels.tolist() == [True, True, False, True]
     assert found["lab"].values.tolist() == [1.0, 2.5, 3.0, 4.0]
     assert any_registry.feedback(["lab"], since=datetime.now(UTC) + timedelta(hours=1)) == {}
+
+
+def test_an_istio_rollout_has_no_members_and_is_judged_on_tracks(any_registry: Registry) -> None:
+    route = IstioRoute("prod", "sigmawatch-inference", "inference")
+    new = NewRollout(
+        CANARY,
+        (),
+        Driver.OPERATOR,
+        first_state(CANARY, datetime.now(UTC)),
+        "prod/image",
+        istio=route,
+    )
+    started = any_registry.start_rollout(new)
+    assert (started.istio, started.members) == (route, 0)
+    assert any_registry.routes() == []  # nothing for the pods to route in-app
+    t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    end = t0 + timedelta(seconds=10)
+    latency = tuple(5 if i == 3 else 0 for i in range(N_LATENCY))
+    any_registry.record_track_stats([TrackRow("stable", t0, end, 5, 0, latency)])
+    any_registry.record_track_stats(
+        [TrackRow("stable", t0, end, 5, 1, latency), TrackRow("candidate", t0, end, 5, 2, latency)]
+    )
+    stable, candidate = any_registry.track_windows(stable_since=t0, candidate_since=t0)
+    assert (stable.predictions, stable.errors, sum(stable.latency)) == (10, 1, 10)
+    assert (candidate.predictions, candidate.errors) == (5, 2)
+    later = end + timedelta(seconds=1)
+    assert any_registry.track_windows(stable_since=later, candidate_since=later)[0].predictions == 0

@@ -38,6 +38,7 @@ from sigmawatch.registry.rollout_records import (
     RolloutRecord,
     Route,
     StatsRow,
+    TrackRow,
     Transition,
 )
 from sigmawatch.rollouts.policy import RolloutState
@@ -238,6 +239,16 @@ class Registry(Protocol):
         self, series_ids: Sequence[str], since: datetime | None = None
     ) -> dict[str, Feedback]:
         """Labeled points per series (received since `since`, when given)."""
+        ...
+
+    def record_track_stats(self, rows: Sequence[TrackRow]) -> None:
+        """Add one pod's requests under its track to the stored ones."""
+        ...
+
+    def track_windows(
+        self, *, stable_since: datetime, candidate_since: datetime
+    ) -> tuple[VersionWindow, VersionWindow]:
+        """The stable and candidate tracks' requests (as predictions), errors, latency."""
         ...
 
     def prune_stats(self, older_than_days: int) -> int: ...

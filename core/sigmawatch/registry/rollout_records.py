@@ -29,14 +29,46 @@ class RolloutMember:
 
 
 @dataclass(frozen=True, slots=True)
+class IstioRoute:
+    """The VirtualService route an Istio rollout moves: weights between two subsets of
+    the inference Deployments (a new image or runtime), not between model versions."""
+
+    namespace: str
+    virtual_service: str
+    route: str
+    stable_subset: str = "stable"
+    candidate_subset: str = "candidate"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "namespace": self.namespace,
+            "virtualService": self.virtual_service,
+            "route": self.route,
+            "stableSubset": self.stable_subset,
+            "candidateSubset": self.candidate_subset,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, str]) -> IstioRoute:
+        return cls(
+            raw["namespace"],
+            raw["virtualService"],
+            raw["route"],
+            raw.get("stableSubset", "stable"),
+            raw.get("candidateSubset", "candidate"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class NewRollout:
     spec: RolloutSpec
-    members: tuple[RolloutMember, ...]
+    members: tuple[RolloutMember, ...]  # none for an Istio rollout
     driver: Driver
     state: RolloutState
     driver_ref: str | None = None  # "<namespace>/<ModelRollout>" for the operator
     # A fleet rollout's canary weight is the share of *series* on the candidate.
     fleet: bool = False
+    istio: IstioRoute | None = None  # judged on the pods' tracks, not on versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +90,7 @@ class RolloutRecord:
     series_id: str | None = None
     stable: int | None = None
     candidate: int | None = None
+    istio: IstioRoute | None = None
 
     @property
     def name(self) -> str:
@@ -83,6 +116,7 @@ class RolloutRecord:
             "candidate": format_version(self.candidate) if self.candidate else None,
             "driver": self.driver.value,
             "driver_ref": self.driver_ref,
+            "istio": self.istio.to_dict() if self.istio else None,
             "reason": self.reason,
             "failures": state.failures,
             "analysis": self.spec.to_dict()["analysis"],
@@ -150,6 +184,19 @@ class StatsRow:
     @property
     def ends(self) -> datetime:
         return self.bucket_end or self.bucket
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRow:
+    """One pod's requests in one time bucket, under its track (stable or candidate):
+    what an Istio rollout between two inference Deployments is judged on."""
+
+    track: str
+    bucket: datetime
+    bucket_end: datetime
+    requests: int = 0
+    errors: int = 0  # answered with a 5xx
+    latency: tuple[int, ...] = (0,) * N_LATENCY
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from sigmawatch.registry import Registry
 from sigmawatch.registry.rollout_records import (
     Driver,
     Feedback,
+    IstioRoute,
     NewRollout,
     RolloutMember,
     RolloutRecord,
@@ -46,13 +47,14 @@ def start(
     now: datetime,
     driver_ref: str | None = None,
     fleet: bool = False,
+    istio: IstioRoute | None = None,
 ) -> RolloutRecord:
-    if not members:
+    if not members and istio is None:
         raise SigmawatchError(
             ErrorCode.INVALID_ROLLOUT,
             "no series to roll out: none has a candidate other than its production version",
         )
-    new = NewRollout(spec, tuple(members), driver, first_state(spec, now), driver_ref, fleet)
+    new = NewRollout(spec, tuple(members), driver, first_state(spec, now), driver_ref, fleet, istio)
     record = registry.start_rollout(new)
     log.info("rollout started", extra={"rollout": record.name, "members": record.members})
     return record
@@ -93,6 +95,10 @@ class Analyzer:
         """Stable over the rollout so far, the candidate over its current step; labels
         received since the rollout started, scored by both versions."""
         state = rollout.state
+        if rollout.istio is not None:  # two Deployments: judged on the pods' tracks
+            return self.registry.track_windows(
+                stable_since=state.started_at, candidate_since=state.step_started_at
+            )
         stable, candidate = self.registry.rollout_windows(
             rollout.rollout_id,
             stable_since=state.started_at,

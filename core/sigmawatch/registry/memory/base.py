@@ -16,7 +16,13 @@ from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.errors import model_not_found, registry_unavailable, version_not_found
 from sigmawatch.registry.records import SeriesRecord, VersionRecord
-from sigmawatch.registry.rollout_records import RolloutMember, RolloutRecord, StatsRow, Transition
+from sigmawatch.registry.rollout_records import (
+    RolloutMember,
+    RolloutRecord,
+    StatsRow,
+    TrackRow,
+    Transition,
+)
 
 
 @dataclass
@@ -76,6 +82,7 @@ class MemoryState:
         self.rollout_ids = count(1)
         self.active_members: dict[str, int] = {}  # series → its active rollout
         self.stats: dict[tuple[str, int, datetime], StatsRow] = {}
+        self.tracks: dict[tuple[str, datetime], TrackRow] = {}
         self.labels: dict[str, dict[int, tuple[float, bool, datetime]]] = {}
 
     def up(self) -> None:

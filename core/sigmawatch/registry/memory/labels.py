@@ -10,7 +10,7 @@ import numpy as np
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.registry.memory.base import atomic
 from sigmawatch.registry.memory.tracking import Tracking
-from sigmawatch.registry.rollout_records import Feedback, StatsRow
+from sigmawatch.registry.rollout_records import Feedback, StatsRow, TrackRow
 from sigmawatch.rollouts.window import VersionWindow
 
 
@@ -115,9 +115,43 @@ class StatsAndLabels(Tracking):
         return found
 
     @atomic
+    def record_track_stats(self, rows: Sequence[TrackRow]) -> None:
+        for row in rows:
+            key = (row.track, row.bucket)
+            old = self.tracks.get(key)
+            if old is not None:
+                latency = tuple(a + b for a, b in zip(old.latency, row.latency, strict=True))
+                row = TrackRow(
+                    row.track,
+                    row.bucket,
+                    row.bucket_end,
+                    old.requests + row.requests,
+                    old.errors + row.errors,
+                    latency,
+                )
+            self.tracks[key] = row
+
+    @atomic
+    def track_windows(
+        self, *, stable_since: datetime, candidate_since: datetime
+    ) -> tuple[VersionWindow, VersionWindow]:
+        sides = {"stable": VersionWindow(), "candidate": VersionWindow()}
+        since = {"stable": stable_since, "candidate": candidate_since}
+        for (track, _), row in self.tracks.items():
+            if track in sides and row.bucket_end > since[track]:
+                counted = VersionWindow(
+                    predictions=row.requests, errors=row.errors, latency=row.latency
+                )
+                sides[track] = sides[track] + counted
+        return sides["stable"], sides["candidate"]
+
+    @atomic
     def prune_stats(self, older_than_days: int) -> int:
         cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
         old = [key for key in self.stats if key[2] < cutoff]
         for key in old:
             del self.stats[key]
-        return len(old)
+        tracks = [key for key in self.tracks if key[1] < cutoff]
+        for track_key in tracks:
+            del self.tracks[track_key]
+        return len(old) + len(tracks)

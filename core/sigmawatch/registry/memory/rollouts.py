@@ -68,7 +68,7 @@ class Rollouts(StatsAndLabels):
 
     @atomic
     def start_rollout(self, new: NewRollout) -> RolloutRecord:
-        if not new.members:
+        if not new.members and new.istio is None:
             raise SigmawatchError(
                 ErrorCode.INVALID_ROLLOUT, "the rollout has no series to roll out"
             )
@@ -92,7 +92,7 @@ class Rollouts(StatsAndLabels):
                 raise version_archived(member.series_id, member.candidate)
         rollout_id = next(self.rollout_ids)
         now = datetime.now(UTC)
-        one = new.members[0] if not new.fleet else None
+        one = new.members[0] if new.members and not new.fleet else None
         record = RolloutRecord(
             rollout_id=rollout_id,
             spec=new.spec,
@@ -110,6 +110,7 @@ class Rollouts(StatsAndLabels):
             series_id=one.series_id if one else None,
             stable=one.stable if one else None,
             candidate=one.candidate if one else None,
+            istio=new.istio,
         )
         stored = StoredRollout(record, {m.series_id: m for m in new.members})
         self.rollouts[rollout_id] = stored

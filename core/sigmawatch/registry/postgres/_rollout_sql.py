@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sigmawatch.registry.rollout_records import Driver, RolloutRecord
+from sigmawatch.registry.rollout_records import Driver, IstioRoute, RolloutRecord
 from sigmawatch.rollouts.policy import Phase, RolloutState
 from sigmawatch.rollouts.spec import parse_rollout_spec
 from sigmawatch.rollouts.window import N_LATENCY, VersionWindow
 
 ROLLOUT_COLUMNS = """
-    r.rollout_id, r.spec, r.driver, r.driver_ref, r.fleet, r.phase, r.step, r.weight,
+    r.rollout_id, r.spec, r.driver, r.driver_ref, r.fleet, r.istio, r.phase, r.step, r.weight,
     r.failures, r.revision, r.reason, r.last_analysis, r.members, r.started_at,
     r.step_started_at, r.created_at, r.updated_at, r.finished_at,
     one.series_id, one.stable_version, one.candidate_version
@@ -36,9 +36,9 @@ SERIES_ROLLOUT = (
 DRIVEN_ROLLOUT = SELECT_ROLLOUTS + " WHERE r.driver_ref = %s ORDER BY r.rollout_id DESC LIMIT 1"
 
 INSERT_ROLLOUT = """
-    INSERT INTO rollouts (strategy, spec, driver, driver_ref, fleet, phase, step, weight,
+    INSERT INTO rollouts (strategy, spec, driver, driver_ref, fleet, istio, phase, step, weight,
                           members, started_at, step_started_at, reason)
-    VALUES (%(strategy)s, %(spec)s, %(driver)s, %(driver_ref)s, %(fleet)s, %(phase)s,
+    VALUES (%(strategy)s, %(spec)s, %(driver)s, %(driver_ref)s, %(fleet)s, %(istio)s, %(phase)s,
             %(step)s, %(weight)s, %(members)s, %(started_at)s, %(step_started_at)s, %(reason)s)
     RETURNING rollout_id
 """
@@ -181,6 +181,25 @@ ROLLOUT_WINDOW = (
     + _SUM_ROWS
 )
 PRUNE_STATS = "DELETE FROM version_stats WHERE bucket < now() - make_interval(days => %s)"
+PRUNE_TRACK_STATS = "DELETE FROM track_stats WHERE bucket < now() - make_interval(days => %s)"
+RECORD_TRACK_STATS = """
+    INSERT INTO track_stats AS s (track, bucket, bucket_end, requests, errors, latency)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (track, bucket) DO UPDATE SET
+        requests = s.requests + excluded.requests,
+        errors = s.errors + excluded.errors,
+        latency = ARRAY(SELECT x.a + x.b FROM unnest(s.latency, excluded.latency)
+                        WITH ORDINALITY AS x(a, b, i) ORDER BY x.i)
+"""
+TRACK_WINDOW = """
+    WITH picked AS (SELECT * FROM track_stats WHERE track = %s AND bucket_end > %s)
+    SELECT coalesce(sum(requests), 0) AS predictions, 0 AS anomalies,
+           coalesce(sum(errors), 0) AS errors, 0 AS fallbacks,
+           ARRAY(SELECT sum(l.n) FROM picked, unnest(picked.latency) WITH ORDINALITY AS l(n, i)
+                 GROUP BY l.i ORDER BY l.i) AS latency,
+           0 AS shadow_compared, 0 AS shadow_agreed
+    FROM picked
+"""
 
 # -- labels ---------------------------------------------------------------------------------
 RECORD_FEEDBACK = """
@@ -222,6 +241,7 @@ def rollout_from_row(row: Mapping[str, Any]) -> RolloutRecord:
         failures=row["failures"],
     )
     return RolloutRecord(
+        istio=IstioRoute.from_dict(row["istio"]) if row["istio"] else None,
         rollout_id=row["rollout_id"],
         spec=spec,
         state=state,

@@ -16,6 +16,7 @@ from sigmawatch.registry.rollout_records import (
     RolloutRecord,
     Route,
     StatsRow,
+    TrackRow,
     Transition,
 )
 from sigmawatch.rollouts.policy import RolloutState
@@ -130,6 +131,19 @@ class RolloutMethods(Pooled):
     ) -> dict[str, Feedback]:
         with self._read("feedback") as conn:
             return stats.feedback(conn, series_ids, since)
+
+    def record_track_stats(self, rows: Sequence[TrackRow]) -> None:
+        with self._write("record_track_stats") as conn:
+            stats.record_tracks(conn, rows)
+
+    def track_windows(
+        self, *, stable_since: datetime, candidate_since: datetime
+    ) -> tuple[VersionWindow, VersionWindow]:
+        with self._read("track_windows") as conn:
+            return (
+                stats.track_window(conn, "stable", stable_since),
+                stats.track_window(conn, "candidate", candidate_since),
+            )
 
     def prune_stats(self, older_than_days: int) -> int:
         with self._read("prune_stats") as conn:

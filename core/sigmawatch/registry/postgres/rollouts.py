@@ -31,7 +31,7 @@ def notify_rollout(conn: Conn, rollout_id: int) -> None:
 
 def start(conn: Conn, new: NewRollout) -> int:
     members = new.members
-    if not members:
+    if not members and new.istio is None:
         raise SigmawatchError(ErrorCode.INVALID_ROLLOUT, "the rollout has no series to roll out")
     ids = [m.series_id for m in members]
     rows = {r["series_id"]: r for r in conn.execute(sql.LOCK_MEMBER_SERIES, (ids,))}
@@ -48,7 +48,8 @@ def start(conn: Conn, new: NewRollout) -> int:
                 f"v{row['production_version']}, not v{member.stable}",
                 series_id=member.series_id,
             )
-    _check_candidates(conn, members)
+    if members:
+        _check_candidates(conn, members)
     state = new.state
     rollout_id: int = conn.execute(
         sql.INSERT_ROLLOUT,
@@ -58,6 +59,7 @@ def start(conn: Conn, new: NewRollout) -> int:
             "driver": new.driver.value,
             "driver_ref": new.driver_ref,
             "fleet": new.fleet,
+            "istio": Jsonb(new.istio.to_dict()) if new.istio else None,
             "phase": state.phase.value,
             "step": state.step,
             "weight": state.weight,

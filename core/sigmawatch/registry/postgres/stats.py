@@ -10,7 +10,7 @@ import numpy as np
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.registry.postgres import _rollout_sql as sql
 from sigmawatch.registry.postgres.connection import Conn
-from sigmawatch.registry.rollout_records import Feedback, StatsRow
+from sigmawatch.registry.rollout_records import Feedback, StatsRow, TrackRow
 from sigmawatch.rollouts.window import VersionWindow
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -86,5 +86,25 @@ def feedback(conn: Conn, series_ids: Sequence[str], since: datetime | None) -> d
     }
 
 
+def record_tracks(conn: Conn, rows: Sequence[TrackRow]) -> None:
+    if not rows:
+        return
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            sql.RECORD_TRACK_STATS,
+            [
+                (r.track, r.bucket, r.bucket_end, r.requests, r.errors, list(r.latency))
+                for r in sorted(rows, key=lambda r: (r.track, r.bucket))
+            ],
+        )
+
+
+def track_window(conn: Conn, track: str, since: datetime) -> VersionWindow:
+    row = conn.execute(sql.TRACK_WINDOW, (track, since)).fetchone()
+    assert row is not None
+    return sql.window_from_row(row)
+
+
 def prune(conn: Conn, older_than_days: int) -> int:
-    return conn.execute(sql.PRUNE_STATS, (older_than_days,)).rowcount
+    pruned = conn.execute(sql.PRUNE_STATS, (older_than_days,)).rowcount
+    return pruned + conn.execute(sql.PRUNE_TRACK_STATS, (older_than_days,)).rowcount

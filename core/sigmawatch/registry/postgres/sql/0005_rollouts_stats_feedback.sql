@@ -8,6 +8,7 @@ CREATE TABLE rollouts (
     driver           text NOT NULL CHECK (driver IN ('api', 'operator')),
     driver_ref       text,                      -- "<namespace>/<ModelRollout>" for the operator
     fleet            boolean NOT NULL DEFAULT false,
+    istio            jsonb,                     -- the VirtualService route of an Istio rollout
     phase            text NOT NULL,
     step             integer NOT NULL DEFAULT 0,
     weight           integer NOT NULL DEFAULT 0 CHECK (weight BETWEEN 0 AND 100),
@@ -65,6 +66,18 @@ CREATE TABLE version_stats (
 );
 CREATE INDEX version_stats_bucket ON version_stats (bucket);
 CREATE INDEX version_stats_bucket_end ON version_stats (series_id, version, bucket_end);
+
+-- Requests per pod track (stable, candidate) per bucket: an Istio rollout between two
+-- inference Deployments is judged on these.
+CREATE TABLE track_stats (
+    track       text NOT NULL,
+    bucket      timestamptz NOT NULL,
+    bucket_end  timestamptz NOT NULL,
+    requests    bigint NOT NULL DEFAULT 0,
+    errors      bigint NOT NULL DEFAULT 0,
+    latency     bigint[] NOT NULL,
+    PRIMARY KEY (track, bucket)
+);
 
 -- Ground truth: was the point at this timestamp truly anomalous? A label
 -- sent again for the same series and timestamp replaces the old one.

@@ -152,8 +152,12 @@ def demo(args: argparse.Namespace) -> int:
         write_training_file(Path(args.out), timestamps, values)
         print(f"wrote {args.points} points to {args.out}", file=sys.stderr)
     elif args.predict:
-        item = {"series_id": args.predict, "timestamps": timestamps, "values": values}
-        _print_json({"items": [item]})
+        # One item per point, as many sensors' requests would be: a canary routes each alone.
+        items = [
+            {"series_id": args.predict, "timestamps": [int(t)], "values": [float(v)]}
+            for t, v in zip(timestamps, values, strict=True)
+        ]
+        _print_json({"items": items})
     else:
         _print_json({"timestamps": timestamps, "values": values})
     return Exit.OK
@@ -190,7 +194,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", help="write .csv/.npy/.npz; without it print a JSON train body")
-    p.add_argument("--predict", metavar="SERIES", help="print a batch predict body for SERIES")
+    p.add_argument(
+        "--predict",
+        metavar="SERIES",
+        help="print a batch predict body for SERIES, a point per item",
+    )
     p.set_defaults(run=demo)
     return root
 

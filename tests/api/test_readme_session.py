@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from support.service import ServiceFactory
+from support.shell import documents
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,15 +20,6 @@ def session_script() -> str:
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Try it", 1)[1]
     return re.search(r"```sh\n(.*?)```", block, flags=re.DOTALL).group(1)  # type: ignore[union-attr]
-
-
-def documents(text: str) -> list[Any]:
-    """The JSON documents curl printed back to back (it adds no newlines)."""
-    decoder, found, at = json.JSONDecoder(), [], 0
-    while (at := text.find("{", at)) != -1:
-        document, at = decoder.raw_decode(text, at)
-        found.append(document)
-    return found
 
 
 def test_readme_session(make_service: ServiceFactory, tmp_path: Path) -> None:

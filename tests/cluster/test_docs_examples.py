@@ -1,4 +1,5 @@
-"""Every YAML example in docs/operator.md applies to a real API server as written."""
+"""Every YAML example in docs/operator.md and docs/rollouts.md applies to a real API server
+as written."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 
 from support.plant import Plant
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "operator.md"
-EXAMPLES = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+OPERATOR = re.findall(r"```yaml\n(.*?)```", (DOCS / "operator.md").read_text(), flags=re.DOTALL)
+ROLLOUTS = re.findall(r"```yaml\n(.*?)```", (DOCS / "rollouts.md").read_text(), flags=re.DOTALL)
+EXAMPLES = OPERATOR + ROLLOUTS
 
 
 def first(pattern: str, text: str) -> str:
@@ -20,9 +23,10 @@ def first(pattern: str, text: str) -> str:
 
 
 def test_the_page_has_examples_of_both_kinds() -> None:
-    kinds = {first(r"^kind: (\w+)", e) for e in EXAMPLES}
+    kinds = {first(r"^kind: (\w+)", e) for e in OPERATOR}
     assert kinds == {"AnomalyModel", "ModelRollout"}
-    assert len(EXAMPLES) >= 4
+    assert len(OPERATOR) >= 4
+    assert [first(r"^kind: (\w+)", e) for e in ROLLOUTS] == ["ModelRollout"]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from sigmawatch.registry.rollout_records import Driver, RolloutMember, RolloutRecord
 from sigmawatch.rollouts import driver
 from sigmawatch.rollouts.spec import parse_rollout_spec
+from sigmawatch_inference.plotting import plot_data, render_page
 from sigmawatch_inference.points import PointsRequest, Prediction
 from sigmawatch_inference.routing import bucket
 from support.data import START
@@ -143,3 +144,16 @@ def test_routing_follows_the_registry(stack: Stack) -> None:
     assert stack.routing.sync(stack.memory) == 1
     assert stack.routing.route("s1") is None
     assert run_async(stack.predictor.predict(points("s1"))).version == 1
+
+
+def test_the_plot_marks_stable_and_candidate(stack: Stack) -> None:
+    rollout = start(stack, [RolloutMember("s1", 1, 2)], steps=[25, 100])
+    route = stack.routing.route("s1")
+    versions = stack.memory.list_versions("s1")
+    candidate = render_page(plot_data(versions[1], versions, stack.store, route))
+    assert f"candidate · r{rollout.rollout_id} canary 25%" in candidate
+    assert "v2 ◆" in candidate
+    stable = render_page(plot_data(versions[0], versions, stack.store, route))
+    assert f"stable · r{rollout.rollout_id} canary 25%" in stable
+    plain = render_page(plot_data(versions[0], versions, stack.store, None))
+    assert "canary" not in plain

@@ -64,25 +64,14 @@ def plot_data(
                 "version": v.name,
                 "status": v.status,
                 "production": v.is_production,
-                "role": _role(route, v.version),
+                "role": route.role(v.version) if route else None,
             }
             for v in versions
         ],
         "rollout": None
         if route is None
-        else {
-            "rollout": f"r{route.rollout_id}",
-            "strategy": route.strategy.value,
-            "weight": route.weight,
-            "role": _role(route, record.version),
-        },
+        else route.summary() | {"role": route.role(record.version)},
     }
-
-
-def _role(route: Route | None, version: int) -> str | None:
-    if route is None:
-        return None
-    return {route.stable: "stable", route.candidate: "candidate"}.get(version)
 
 
 def _rollout_badge(rollout: dict[str, Any] | None) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from support.service import ServiceFactory
-from support.shell import documents
+from support.shell import documents, run_session
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "rollouts.md"
@@ -20,19 +18,9 @@ def session_script() -> str:
 
 def test_the_rollouts_session(make_service: ServiceFactory, tmp_path: Path) -> None:
     service = make_service("rollouts-doc")
-    script = session_script().replace("localhost:8000", service.url.removeprefix("http://"))
-    script = script.replace(".venv/bin/sigmawatch", f"{sys.executable} -m sigmawatch_inference.cli")
-    script = script.replace("/tmp/press_v1.json", str(tmp_path / "press_v1.json"))
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": service.process.env["PYTHONPATH"]},
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    train_v1, train_v2, started, rollout, feedback, stats = documents(result.stdout)
+    script = session_script().replace("/tmp/press_v1.json", str(tmp_path / "press_v1.json"))
+    stdout = run_session(script, service, tmp_path, timeout=240)
+    train_v1, train_v2, started, rollout, feedback, stats = documents(stdout)
     assert (train_v1["version"], train_v2["version"], train_v2["production"]) == ("v1", "v2", False)
     assert (started["phase"], started["weight"], started["candidate"]) == ("Progressing", 10, "v2")
     assert rollout["phase"] == "Promoted", rollout["reason"]

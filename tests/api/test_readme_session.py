@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from support.service import ServiceFactory
-from support.shell import documents
+from support.shell import documents, run_session
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +27,8 @@ def test_readme_session(make_service: ServiceFactory, tmp_path: Path) -> None:
     script = session_script()
     assert "xdg-open" in script  # the last step opens a browser: replaced by a fetch here
     script = script.replace("xdg-open", "curl -s -o /dev/null -w '%{http_code}\\n'")
-    script = script.replace("localhost:8000", service.url.removeprefix("http://"))
-    script = script.replace("http://127.0.0.1:8000", service.url)
-    script = script.replace(".venv/bin/sigmawatch", f"{sys.executable} -m sigmawatch_inference.cli")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": service.process.env["PYTHONPATH"]},
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    answers = documents(result.stdout)
+    stdout = run_session(script, service, tmp_path, timeout=180)
+    answers = documents(stdout)
     train_v1, predict, batch, train_v2, versions, rollback, pinned, started, rollout = answers[:9]
     catalogue = answers[-1]
     assert (train_v1["version"], train_v1["created"]) == ("v1", True)
@@ -55,4 +42,4 @@ def test_readme_session(make_service: ServiceFactory, tmp_path: Path) -> None:
     assert (started["phase"], started["stable"], started["candidate"]) == ("Shadowing", "v1", "v2")
     assert rollout["phase"] == "Promoted", rollout["reason"]
     assert len(catalogue["items"]) == 2
-    assert result.stdout.strip().endswith("200")  # the plot page
+    assert stdout.strip().endswith("200")  # the plot page

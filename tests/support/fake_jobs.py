@@ -161,23 +161,7 @@ class Harness:
         write_series(self.root / "train" / f"{series_id}.npy", POINTS, seed=seed, constant=constant)
 
     def apply(self, name: str, spec: dict[str, Any]) -> None:
-        """kubectl apply: a new object, or a new generation of the spec."""
-        if name in self.models:
-            body = self.models[name]
-            body["spec"] = copy.deepcopy(spec)
-            body["metadata"]["generation"] += 1
-            return
-        self.models[name] = {
-            "metadata": {
-                "name": name,
-                "namespace": NAMESPACE,
-                "uid": f"uid-{name}",
-                "generation": 1,
-                "creationTimestamp": format_time(self.clock()),
-            },
-            "spec": copy.deepcopy(spec),
-            "status": {},
-        }
+        apply_object(self.models, name, spec, self.clock())
 
     def single(self, series_id: str, **spec: Any) -> dict[str, Any]:
         return {"series": {"id": series_id}, "source": {"uri": self.source_uri}, **spec}
@@ -212,6 +196,28 @@ class Harness:
 
     def reasons(self) -> list[str]:
         return [e.reason for e in self.events]
+
+
+def apply_object(
+    objects: dict[str, dict[str, Any]], name: str, spec: dict[str, Any], now: datetime
+) -> None:
+    """kubectl apply: a new object, or a new generation of its spec."""
+    if name in objects:
+        body = objects[name]
+        body["spec"] = copy.deepcopy(spec)
+        body["metadata"]["generation"] += 1
+        return
+    objects[name] = {
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "uid": f"uid-{name}",
+            "generation": 1,
+            "creationTimestamp": format_time(now),
+        },
+        "spec": copy.deepcopy(spec),
+        "status": {},
+    }
 
 
 def apply_merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

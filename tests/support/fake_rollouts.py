@@ -22,10 +22,9 @@ from sigmawatch.rollouts.driver import Analyzer
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.metrics import OperatorMetrics
-from sigmawatch_operator.planning import format_time
 from sigmawatch_operator.report import Event, Outcome
 from sigmawatch_operator.rollouts import RolloutController
-from support.fake_jobs import NAMESPACE, Clock, Harness, apply_merge_patch
+from support.fake_jobs import Clock, Harness, apply_merge_patch, apply_object
 
 FAST = {"intervalSeconds": 1, "minSamples": 100, "minStepSeconds": 0, "failureLimit": 2}
 
@@ -122,22 +121,7 @@ class Rollouts:
     # -- ModelRollouts -------------------------------------------------------------------
 
     def apply(self, name: str, spec: dict[str, Any]) -> None:
-        if name in self.objects:
-            body = self.objects[name]
-            body["spec"] = copy.deepcopy(spec)
-            body["metadata"]["generation"] += 1
-            return
-        self.objects[name] = {
-            "metadata": {
-                "name": name,
-                "namespace": NAMESPACE,
-                "uid": f"uid-{name}",
-                "generation": 1,
-                "creationTimestamp": format_time(self.clock()),
-            },
-            "spec": copy.deepcopy(spec),
-            "status": {},
-        }
+        apply_object(self.objects, name, spec, self.clock())
 
     def tick(self, name: str, controller: RolloutController | None = None) -> dict[str, Any]:
         """One handler call; status written back as the handler's merge patch would."""

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+from support.service import Service
 
 
 def documents(text: str) -> list[Any]:
@@ -13,3 +18,20 @@ def documents(text: str) -> list[Any]:
         document, at = decoder.raw_decode(text, at)
         found.append(document)
     return found
+
+
+def run_session(script: str, service: Service, cwd: Path, *, timeout: float) -> str:
+    """Run a documented shell session against `service`, as a user would; its stdout."""
+    script = script.replace("localhost:8000", service.url.removeprefix("http://"))
+    script = script.replace("http://127.0.0.1:8000", service.url)
+    script = script.replace(".venv/bin/sigmawatch", f"{sys.executable} -m sigmawatch_inference.cli")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": service.process.env["PYTHONPATH"]},
+        cwd=cwd,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

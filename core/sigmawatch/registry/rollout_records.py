@@ -160,6 +160,19 @@ class Route:
     stable: int
     candidate: int
 
+    def role(self, version: int) -> str | None:
+        """A version's part in the rollout: stable, candidate, or none."""
+        return {self.stable: "stable", self.candidate: "candidate"}.get(version)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rollout": f"r{self.rollout_id}",
+            "strategy": self.strategy.value,
+            "weight": self.weight,
+            "stable": format_version(self.stable),
+            "candidate": format_version(self.candidate),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class StatsRow:

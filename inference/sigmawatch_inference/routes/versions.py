@@ -41,22 +41,16 @@ def build(services: Services) -> APIRouter:
             records = registry.list_versions(series_id)
             series = registry.get_series(series_id)
             route = services.routing.route(series_id)
-            roles = {route.stable: "stable", route.candidate: "candidate"} if route else {}
             return {
                 "series_id": series_id,
                 "production_version": next((r.name for r in records if r.is_production), None),
                 "production_holder": series.holder if series else None,
                 "latest_version": records[-1].name,
-                "rollout": None
-                if route is None
-                else {
-                    "rollout": f"r{route.rollout_id}",
-                    "strategy": route.strategy.value,
-                    "weight": route.weight,
-                    "stable": format_version(route.stable),
-                    "candidate": format_version(route.candidate),
-                },
-                "versions": [r.to_dict() | {"role": roles.get(r.version)} for r in records],
+                "rollout": route.summary() if route else None,
+                "versions": [
+                    r.to_dict() | {"role": route.role(r.version) if route else None}
+                    for r in records
+                ],
             }
 
         return OrjsonResponse(await to_thread.run_sync(read))

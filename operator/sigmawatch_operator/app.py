@@ -101,7 +101,7 @@ class OperatorApp:
         self.reconciler = Reconciler(self.kube, self.registry, actor, self.metrics, utcnow)
         analyzer = Analyzer(self.registry, actor.store)
         self.rollouts = RolloutController(
-            self.kube.get_model, self.registry, analyzer, self.metrics, utcnow
+            self.kube.get_model, self.registry, analyzer, self.metrics, utcnow, self.kube
         )
         self.metrics.serve(self.config.metrics_port)
 

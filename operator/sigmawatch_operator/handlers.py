@@ -67,6 +67,20 @@ def register(handlers: kopf.OperatorRegistry, app: OperatorApp) -> None:
     async def follow_rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await app.reconcile_rollout(body, patch)
 
+    # An ended Istio rollout keeps the weights it ended with on its route (until a
+    # newer rollout takes the route, or it is deleted): a route someone edited is
+    # set back on the drift interval, as AnomalyModels are reconciled.
+    @kopf.timer(
+        *ROLLOUTS,
+        interval=app.config.reconcile_interval_s,
+        when=lambda spec, status, **_: (
+            (spec or {}).get("trafficRouting") == "istio" and (status or {}).get("phase") in ENDED
+        ),
+        registry=handlers,
+    )
+    async def hold_route(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        await app.reconcile_rollout(body, patch)
+
     # Not optional, so kopf puts its finalizer on every ModelRollout: deleting an
     # active one must abort it, or its series' production pointers stay held.
     @kopf.on.delete(*ROLLOUTS, registry=handlers)

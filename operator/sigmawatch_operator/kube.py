@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from kubernetes import client, config
@@ -10,6 +11,29 @@ from kubernetes.client.exceptions import ApiException
 from sigmawatch.training_job import GROUP, VERSION
 from sigmawatch_operator.job_client import JobRejectedError
 from sigmawatch_operator.jobs import MODEL_LABEL
+from sigmawatch_operator.vs_client import VirtualServiceConflictError, VirtualServiceRejectedError
+
+ISTIO = ("networking.istio.io", "v1")
+VIRTUAL_SERVICES = "virtualservices"
+JSON_PATCH = "application/json-patch+json"
+
+
+def _refused(exc: ApiException) -> bool:
+    """A 4xx that retrying does not fix (429 is a slowdown, not a refusal)."""
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
+
+
+def _not_applicable(exc: ApiException) -> bool:
+    """A JSON patch that could not be applied: the API server answers 422 without the
+    causes a validation error lists. The patch tests the resourceVersion it was made
+    from first, so the object changed since it was read."""
+    if exc.status != 422:
+        return False
+    try:
+        status = json.loads(exc.body or "{}")
+    except ValueError:
+        return False
+    return isinstance(status, dict) and not (status.get("details") or {}).get("causes")
 
 
 def load_config() -> None:
@@ -21,8 +45,8 @@ def load_config() -> None:
 
 
 class KubeApi:
-    def __init__(self) -> None:
-        self.api = client.ApiClient()
+    def __init__(self, api: client.ApiClient | None = None) -> None:
+        self.api = api or client.ApiClient()
         self.batch = client.BatchV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
@@ -39,7 +63,7 @@ class KubeApi:
         except ApiException as exc:
             if exc.status == 409:  # another replica or an earlier attempt created it
                 return False
-            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+            if _refused(exc):
                 raise JobRejectedError(f"{exc.status} {exc.reason}: {exc.body}"[:500]) from exc
             raise
         return True
@@ -57,3 +81,36 @@ class KubeApi:
                 return None
             raise
         return found
+
+    def get_virtual_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found = cast(
+                dict[str, Any],
+                self.custom.get_namespaced_custom_object(*ISTIO, namespace, VIRTUAL_SERVICES, name),
+            )
+        except ApiException as exc:
+            if exc.status == 404:  # no such object, or no Istio CRDs at all
+                return None
+            if _refused(exc):
+                raise VirtualServiceRejectedError(f"{exc.status} {exc.reason}") from exc
+            raise
+        return found
+
+    def patch_virtual_service(self, namespace: str, name: str, patch: list[dict[str, Any]]) -> None:
+        try:
+            self.custom.patch_namespaced_custom_object(
+                *ISTIO,
+                namespace,
+                VIRTUAL_SERVICES,
+                name,
+                cast(Any, patch),
+                _content_type=JSON_PATCH,
+            )
+        except ApiException as exc:
+            if exc.status == 409 or _not_applicable(exc):
+                raise VirtualServiceConflictError(str(exc.body)[:300]) from exc
+            if _refused(exc):
+                raise VirtualServiceRejectedError(
+                    f"{exc.status} {exc.reason}: {exc.body}"[:500]
+                ) from exc
+            raise

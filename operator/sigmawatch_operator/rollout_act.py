@@ -52,6 +52,8 @@ class RolloutActor:
         rollout = observed.rollout
         if plan.step is Step.START:
             assert observed.resource is not None
+            if observed.resource.istio is not None:
+                return self._start_istio(observed, observed.resource)
             assert plan.target is not None
             return self._start(observed, observed.resource, plan.target)
         if rollout is None:
@@ -73,7 +75,34 @@ class RolloutActor:
             return Acted(rollout, problem=problem)
         return Acted(rollout, problem=plan.problem)
 
+    def _start_istio(self, observed: Observed, resource: RolloutResource) -> Acted:
+        """Between two inference Deployments: no members, judged on the pods' tracks."""
+        assert resource.istio is not None
+        try:
+            record = driver.start(
+                self.registry,
+                resource.spec,
+                [],
+                driver=Driver.OPERATOR,
+                now=observed.now,
+                driver_ref=observed.ref.driver_ref,
+                istio=resource.istio.in_namespace(observed.ref.namespace),
+            )
+        except SigmawatchError as exc:
+            return Acted(None, problem=_problem(exc))
+        return self._started(observed, record)
+
+    def _started(self, observed: Observed, record: RolloutRecord) -> Acted:
+        log.info(
+            "rollout started for a ModelRollout",
+            extra={"rollout": record.name, "model_rollout": observed.ref.driver_ref},
+        )
+        if observed.paused:
+            record = driver.pause(self.registry, record, Driver.OPERATOR)
+        return Acted(record, started=True)
+
     def _start(self, observed: Observed, resource: RolloutResource, series: Target) -> Acted:
+        assert resource.candidate is not None
         query: dict[str, Any] = resource.candidate.query()
         try:
             if series.series_ids is not None:
@@ -93,17 +122,12 @@ class RolloutActor:
             )
         except SigmawatchError as exc:
             return Acted(None, problem=_problem(exc))
-        log.info(
-            "rollout started for a ModelRollout",
-            extra={"rollout": record.name, "model_rollout": observed.ref.driver_ref},
-        )
-        if observed.paused:
-            record = driver.pause(self.registry, record, Driver.OPERATOR)
-        return Acted(record, started=True)
+        return self._started(observed, record)
 
     def _why_none(self, resource: RolloutResource, series: Target) -> Problem:
         """Why no series has a candidate: said as precisely as one series allows."""
         candidate = resource.candidate
+        assert candidate is not None
         series_id = series.single
         if series_id is None:
             return (

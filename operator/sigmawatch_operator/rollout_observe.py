@@ -1,9 +1,11 @@
 """Observe: everything one ModelRollout tick decides from, read in one place.
 
 Reads only: the spec, the recorded status, the registry rollout this
-ModelRollout drives, and (before it started) the AnomalyModel it names. All
-rollout state lives in the registry, so a restarted operator or the other
-replica continues from the stored phase and step.
+ModelRollout drives, and (before it started) the AnomalyModel it names; for
+an Istio rollout, its VirtualService route and (before it started) whether
+another Istio rollout runs. All rollout state lives in the registry, so a
+restarted operator or the other replica continues from the stored phase and
+step.
 
 Which registry rollout is this object's: the one `status.rollout` names;
 without one, the most recent rollout with this `driver_ref` when it is
@@ -21,9 +23,11 @@ from typing import Any
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry
-from sigmawatch.registry.rollout_records import Driver, RolloutRecord
+from sigmawatch.registry.rollout_records import Driver, IstioRoute, RolloutRecord
 from sigmawatch.rollouts.spec import Analysis
+from sigmawatch_operator.istio_route import Weights
 from sigmawatch_operator.planning import parse_time
+from sigmawatch_operator.rollout_route import Seen
 from sigmawatch_operator.rollout_spec import (
     Problem,
     RolloutProblemError,
@@ -32,6 +36,7 @@ from sigmawatch_operator.rollout_spec import (
 )
 
 type ModelGetter = Callable[[str, str], dict[str, Any] | None]  # (namespace, name)
+type RouteReader = Callable[[IstioRoute], Seen]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +71,12 @@ class RecordedRollout:
     checked_at: datetime | None = None
     observed_generation: int | None = None
     conditions: tuple[dict[str, Any], ...] = ()
+    weights: Weights | None = None  # an Istio route's weights after the last tick
 
     @classmethod
     def from_status(cls, status: dict[str, Any]) -> RecordedRollout:
         return cls(
+            weights=Weights.from_dict((status.get("istio") or {}).get("weights")),
             rollout=status.get("rollout"),
             phase=status.get("phase"),
             step=status.get("step"),
@@ -95,6 +102,8 @@ class Observed:
     recheck: bool  # not started: the checks before a start are due
     model: dict[str, Any] | None  # the AnomalyModel, read when a start is considered
     now: datetime
+    route: Seen | None = None  # istio: the rollout's route (or the spec's, before the start)
+    competing: RolloutRecord | None = None  # istio, not started: another running Istio rollout
 
     @property
     def paused(self) -> bool:
@@ -137,7 +146,12 @@ def recheck_due(
 
 
 def observe(
-    body: dict[str, Any], *, get_model: ModelGetter, registry: Registry, now: datetime
+    body: dict[str, Any],
+    *,
+    get_model: ModelGetter,
+    registry: Registry,
+    now: datetime,
+    read_route: RouteReader | None = None,
 ) -> Observed:
     ref = RolloutRef.from_metadata(body["metadata"])
     spec = dict(body.get("spec") or {})
@@ -150,9 +164,20 @@ def observe(
         invalid = exc.problem
     rollout, lost = find_rollout(registry, ref, recorded)
     recheck, model = False, None
+    route: Seen | None = None
+    competing: RolloutRecord | None = None
+    if rollout is not None and rollout.istio is not None and read_route is not None:
+        route = read_route(rollout.istio)
     if rollout is None and lost is None:
         interval = (resource.spec.analysis if resource else Analysis()).interval_seconds
         recheck = recheck_due(recorded, ref.generation, interval, now)
-        if recheck and resource is not None:
+        if recheck and resource is not None and resource.istio is not None:
+            if read_route is not None:
+                route = read_route(resource.istio.in_namespace(ref.namespace))
+            others = [r for r in registry.active_rollouts() if r.istio is not None]
+            competing = others[0] if others else None
+        elif recheck and resource is not None and resource.model is not None:
             model = get_model(ref.namespace, resource.model)
-    return Observed(ref, spec, resource, invalid, recorded, rollout, lost, recheck, model, now)
+    return Observed(
+        ref, spec, resource, invalid, recorded, rollout, lost, recheck, model, now, route, competing
+    )

@@ -1,8 +1,9 @@
 """Report: the status and Events one ModelRollout tick leaves. Pure, like `rollout_decide`.
 
 Status mirrors the registry rollout (phase, step, weight, the last analysis
-with every check) and says why nothing started when nothing could. Events
-mark each transition once: the status written last is what was announced.
+with every check; for an Istio rollout, its route and the weights on it) and
+says why nothing started when nothing could. Events mark each transition
+once: the status written last is what was announced.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sigmawatch_operator.report import Event, Outcome
 from sigmawatch_operator.rollout_act import Acted
 from sigmawatch_operator.rollout_decide import Plan, Step
 from sigmawatch_operator.rollout_observe import Observed, RecordedRollout
+from sigmawatch_operator.rollout_route import Routed
 from sigmawatch_operator.rollout_spec import Problem, spec_hash
 
 PROGRESSING = "Progressing"
@@ -39,10 +41,11 @@ _PHASE_EVENTS = {
 }
 
 
-def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
+def report(observed: Observed, plan: Plan, acted: Acted, routed: Routed | None = None) -> Outcome:
     if plan.step is Step.WAIT:
         return Outcome({}, whole=False)
-    problem = acted.problem or plan.problem
+    routed = routed or Routed()
+    problem = acted.problem or plan.problem or routed.problem
     events = _problem_events(observed.recorded, problem)
     record = acted.record
     if record is None:
@@ -54,6 +57,19 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
     if ignored and observed.ref.generation != recorded.observed_generation:
         events.append(Event("Warning", "SpecChangeIgnored", SPEC_IGNORED))
     status = rollout_status(record)
+    if status["istio"] is not None:
+        weights = routed.weights
+        status["istio"] |= {
+            "weights": weights.to_dict() if weights else None,  # None: could not be read
+            "heldBy": routed.holder,
+        }
+    if routed.repaired is not None and record.istio is not None:
+        where = f"route {record.istio.route} of VirtualService {record.istio.virtual_service}"
+        message = (
+            f"{where} had {routed.repaired.describe()}, not what {record.name} says; "
+            f"set back to {100 - record.state.weight}% / {record.state.weight}%"
+        )
+        events.append(Event("Warning", "RouteRepaired", message))
     status |= {
         "observedGeneration": observed.ref.generation,
         "specHash": started_hash or current,
@@ -89,6 +105,19 @@ def rollout_status(record: RolloutRecord) -> dict[str, Any]:
         "lastAnalysis": last_analysis(record.last_analysis),
         "startedAt": format_time(state.started_at),
         "finishedAt": format_time(record.finished_at) if record.finished_at else None,
+        "istio": _route(record),
+    }
+
+
+def _route(record: RolloutRecord) -> dict[str, Any] | None:
+    route = record.istio
+    if route is None:
+        return None
+    return {
+        "virtualService": route.virtual_service,
+        "route": route.route,
+        "stableSubset": route.stable_subset,
+        "candidateSubset": route.candidate_subset,
     }
 
 
@@ -202,6 +231,12 @@ def _transition_events(
 
 
 def _describe(record: RolloutRecord) -> str:
+    if record.istio is not None:
+        route = record.istio
+        return (
+            f"the {route.candidate_subset} track (route {route.route} of VirtualService "
+            f"{route.virtual_service})"
+        )
     if record.series_id is not None and record.stable and record.candidate:
         return (
             f"{format_version(record.candidate)} of {record.series_id} "

@@ -4,6 +4,10 @@ The API server's schema rejects malformed resources; this adds what a schema
 cannot check, with the same core parsing the REST API uses
 (`sigmawatch.rollouts.spec.parse_rollout_spec`, `sigmawatch.detectors.DetectorSpec`).
 Every failure is a `Problem`: a stable code and a message for status.
+
+Two kinds: `inApp` rolls a model version out (modelRef, candidate), and
+`istio` moves a VirtualService route between two inference Deployments (a new
+image or runtime): it names the route and no model, and is always a canary.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import orjson
 
 from sigmawatch.detectors import DetectorSpec
 from sigmawatch.errors import SigmawatchError
-from sigmawatch.rollouts.spec import RolloutSpec, parse_rollout_spec
+from sigmawatch.registry.rollout_records import IstioRoute
+from sigmawatch.rollouts.spec import RolloutSpec, Strategy, parse_rollout_spec
 from sigmawatch.validation import format_version, parse_version, validate_series_id
 from sigmawatch_operator.model_spec import InvalidSpecError, parse_spec
 
@@ -25,7 +30,7 @@ type Problem = tuple[str, str]  # (code, message)
 
 IN_APP = "inApp"
 ISTIO = "istio"
-ROUTING_NOT_SUPPORTED = "TrafficRoutingNotSupported"
+INVALID = "InvalidSpec"
 
 
 class RolloutProblemError(Exception):
@@ -61,14 +66,30 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class MeshRoute:
+    """`spec.istio`: the route of a VirtualService in the ModelRollout's namespace."""
+
+    virtual_service: str
+    route: str
+    stable_subset: str = "stable"
+    candidate_subset: str = "candidate"
+
+    def in_namespace(self, namespace: str) -> IstioRoute:
+        return IstioRoute(
+            namespace, self.virtual_service, self.route, self.stable_subset, self.candidate_subset
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RolloutResource:
-    model: str
+    model: str | None  # inApp only, like candidate
     series_id: str | None
     fleet: bool
-    candidate: Candidate
+    candidate: Candidate | None
     spec: RolloutSpec
     routing: str
     paused: bool
+    istio: MeshRoute | None = None  # istio only
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +116,11 @@ class Target:
 
 def _candidate(raw: Any) -> Candidate:
     if not isinstance(raw, Mapping):
-        raise RolloutProblemError("InvalidSpec", "candidate must be an object")
+        raise RolloutProblemError(INVALID, "candidate must be an object")
     named = [key for key in ("version", "trainingRun", "detector") if raw.get(key) is not None]
     if len(named) != 1:
         raise RolloutProblemError(
-            "InvalidSpec", "set exactly one of candidate.version, trainingRun, detector"
+            INVALID, "set exactly one of candidate.version, trainingRun, detector"
         )
     if named[0] == "version":
         return Candidate(version=parse_version(raw["version"]))
@@ -108,32 +129,67 @@ def _candidate(raw: Any) -> Candidate:
     return Candidate(detector=DetectorSpec.parse(raw["detector"]))
 
 
+def _mesh_route(raw: Mapping[str, Any], spec: RolloutSpec) -> MeshRoute:
+    named = [key for key in ("modelRef", "candidate", "seriesId", "fleet") if key in raw]
+    if named:
+        raise RolloutProblemError(
+            INVALID,
+            f"trafficRouting: istio moves traffic between two inference Deployments and names "
+            f"no model: drop {', '.join(named)}",
+        )
+    istio = raw.get("istio")
+    if not isinstance(istio, Mapping) or not istio.get("virtualService") or not istio.get("route"):
+        raise RolloutProblemError(
+            INVALID, "trafficRouting: istio needs istio.virtualService and route"
+        )
+    route = MeshRoute(
+        str(istio["virtualService"]),
+        str(istio["route"]),
+        str(istio.get("stableSubset") or "stable"),
+        str(istio.get("candidateSubset") or "candidate"),
+    )
+    if route.stable_subset == route.candidate_subset:
+        raise RolloutProblemError(INVALID, "istio.stableSubset and candidateSubset must differ")
+    if spec.strategy is not Strategy.CANARY:
+        raise RolloutProblemError(INVALID, "trafficRouting: istio needs strategy: canary")
+    if spec.analysis.uses_labels:
+        raise RolloutProblemError(
+            INVALID,
+            "an istio rollout is judged on the tracks' requests, errors and latency: labels "
+            "belong to model versions, so falsePositiveRate, f1 and primaryMetric do not apply",
+        )
+    return route
+
+
 def parse_rollout_resource(raw: Mapping[str, Any]) -> RolloutResource:
     """RolloutProblemError (code, message) when the spec cannot be used."""
     try:
+        routing = raw.get("trafficRouting") or IN_APP
+        analysis = {k: raw[k] for k in ("strategy", "steps", "analysis") if k in raw}
+        spec = parse_rollout_spec(analysis)
+        paused = bool(raw.get("paused", False))
+        if routing == ISTIO:
+            mesh = _mesh_route(raw, spec)
+            return RolloutResource(None, None, False, None, spec, routing, paused, mesh)
+        if routing != IN_APP:
+            raise RolloutProblemError(INVALID, f"trafficRouting must be {IN_APP} or {ISTIO}")
+        if raw.get("istio") is not None:
+            raise RolloutProblemError(INVALID, "istio is for trafficRouting: istio only")
         model = (raw.get("modelRef") or {}).get("name")
         if not model:
-            raise RolloutProblemError("InvalidSpec", "modelRef.name is required")
+            raise RolloutProblemError(INVALID, "modelRef.name is required")
         series_id = raw.get("seriesId")
         fleet = bool(raw.get("fleet", False))
         if series_id is not None and fleet:
-            raise RolloutProblemError("InvalidSpec", "set seriesId or fleet: true, not both")
-        routing = raw.get("trafficRouting") or IN_APP
-        if routing != IN_APP:
-            raise RolloutProblemError(
-                ROUTING_NOT_SUPPORTED,
-                f"trafficRouting {routing!r} is not implemented yet (Istio mode is planned); "
-                f"use {IN_APP!r}: the inference pods route each series",
-            )
-        analysis = {k: raw[k] for k in ("strategy", "steps", "analysis") if k in raw}
+            raise RolloutProblemError(INVALID, "set seriesId or fleet: true, not both")
         return RolloutResource(
             model=str(model),
             series_id=validate_series_id(series_id) if series_id is not None else None,
             fleet=fleet,
             candidate=_candidate(raw.get("candidate")),
-            spec=parse_rollout_spec(analysis),
+            spec=spec,
             routing=routing,
-            paused=bool(raw.get("paused", False)),
+            paused=paused,
         )
     except SigmawatchError as exc:
         raise RolloutProblemError(exc.code.value, exc.message) from None
@@ -156,7 +212,7 @@ def target(resource: RolloutResource, model_spec: Mapping[str, Any]) -> Target:
     if resource.fleet:
         if model.single:
             raise RolloutProblemError(
-                "InvalidSpec",
+                INVALID,
                 f"fleet: true needs a model of many series; {resource.model} has one: drop fleet",
             )
         if model.series_ids:

@@ -5,7 +5,9 @@ thread, on every change and on a short timer. It keeps no rollout state of
 its own: the registry holds phase, step and statistics, so a restarted
 operator (or the other replica, once it leads) continues at the stored step.
 `rollout_decide` and `rollout_report` are pure; `rollout_observe` and
-`rollout_act` only read and write. Only its metrics live in memory.
+`rollout_act` only read and write; `rollout_route` then gives an Istio
+rollout's VirtualService route the weights the rollout says. Only its
+metrics live in memory.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from sigmawatch_operator.rollout_observe import (
     observe,
 )
 from sigmawatch_operator.rollout_report import report
+from sigmawatch_operator.rollout_route import Router
+from sigmawatch_operator.vs_client import VirtualServiceClient
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +66,35 @@ class RolloutController:
     analyzer: driver.Analyzer
     metrics: OperatorMetrics
     clock: Callable[[], datetime]
+    virtual_services: VirtualServiceClient
     _phases: dict[str, str] = field(default_factory=dict)  # driver_ref → phase, for the gauge
 
     @property
     def actor(self) -> RolloutActor:
         return RolloutActor(self.registry, self.analyzer)
 
+    @property
+    def router(self) -> Router:
+        return Router(self.virtual_services)
+
     def reconcile(self, body: dict[str, Any]) -> Outcome:
-        observed = observe(body, get_model=self.get_model, registry=self.registry, now=self.clock())
+        router = self.router
+        observed = observe(
+            body,
+            get_model=self.get_model,
+            registry=self.registry,
+            now=self.clock(),
+            read_route=router.read,
+        )
         plan = decide(observed)
         acted = self.actor.act(observed, plan)
+        routed = router.sync(acted.record, observed.route, observed.recorded.weights)
         self._count(observed.ref, acted, observed.now)
-        return report(observed, plan, acted)
+        return report(observed, plan, acted, routed)
 
     def delete(self, body: dict[str, Any]) -> Event | None:
-        """Abort the active rollout of a deleted ModelRollout: stable keeps production.
+        """Abort the active rollout of a deleted ModelRollout: stable keeps production
+        (for an Istio rollout, its route goes back to stable 100).
 
         Runs under the ModelRollout's finalizer, so the object stays until this
         succeeds; an outage raises and is retried."""
@@ -84,8 +102,20 @@ class RolloutController:
         recorded = RecordedRollout.from_status(dict(body.get("status") or {}))
         self._forget(ref)
         record, lost = find_rollout(self.registry, ref, recorded)
-        if record is None or lost is not None or not record.active:
+        if record is None or lost is not None:
             return None
+        was_active = record.active
+        event = self._abort(record) if was_active else None
+        if record.istio is not None:
+            released = self.router.release(record, was_active)
+            if released.problem is not None:
+                log.warning(
+                    "the route of a deleted ModelRollout was not released",
+                    extra={"rollout": record.name, "error": released.problem[1]},
+                )
+        return event
+
+    def _abort(self, record: RolloutRecord) -> Event | None:
         try:
             aborted = driver.abort(self.registry, record, Driver.OPERATOR, DELETED)
         except SigmawatchError as exc:
@@ -94,8 +124,11 @@ class RolloutController:
             raise
         self.metrics.rollbacks.labels(ABORTED).inc()
         log.info("rollout aborted: its ModelRollout was deleted", extra={"rollout": record.name})
-        stable = f"v{aborted.stable}" if aborted.stable else "stable"
-        return Event("Warning", "Aborted", f"{aborted.name} aborted ({DELETED}); {stable} serves")
+        if aborted.istio is not None:
+            serves = f"the {aborted.istio.stable_subset} track takes 100%"
+        else:
+            serves = f"v{aborted.stable} serves" if aborted.stable else "stable serves"
+        return Event("Warning", "Aborted", f"{aborted.name} aborted ({DELETED}); {serves}")
 
     # -- metrics ------------------------------------------------------------------------
 

@@ -119,12 +119,12 @@ def test_series_the_model_does_not_name_are_refused(plant: Rollouts) -> None:
     assert (status["seriesId"], status["candidate"]) == ("line_b", "v2")
 
 
-def test_istio_routing_is_refused_until_it_exists(plant: Rollouts) -> None:
+def test_an_in_app_rollout_with_istio_fields_is_refused(plant: Rollouts) -> None:
     plant.trained("pump", "pump_4")
-    plant.apply("mesh", rollout(trafficRouting="istio"))
+    plant.apply("mesh", rollout(trafficRouting="istio"))  # a model rollout, routed by Istio
     reason, message = degraded(plant.tick("mesh"))
-    assert reason == "TrafficRoutingNotSupported"
-    assert "inApp" in message
+    assert reason == "InvalidSpec"
+    assert "names no model" in message
     assert plant.registry.active_rollouts() == []
 
 

@@ -2,11 +2,14 @@
 
 Versions are trained the way the operator trains them (the fake Job client
 runs `sigmawatch train-fleet`'s code). What the inference pods would flush
-is put in the registry with `traffic` (`Registry.record_stats`), labels with
-`Registry.record_feedback`. The in-memory registry stamps rollouts and labels
-with the real time, which the driver compares with the clock it is given:
-the clock starts at the real time and moves forward only, and `realign`
-brings it back to the real time before a rollout whose labels must count.
+is put in the registry with `traffic` (`Registry.record_stats`), what the
+pods of each track count for an Istio rollout with `tracks`
+(`Registry.record_track_stats`), labels with `Registry.record_feedback`;
+VirtualServices live in `support.fake_istio.FakeVirtualServices`. The
+in-memory registry stamps rollouts and labels with the real time, which the
+driver compares with the clock it is given: the clock starts at the real
+time and moves forward only, and `realign` brings it back to the real time
+before a rollout whose labels must count.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sigmawatch.registry.rollout_records import StatsRow
+from sigmawatch.registry.rollout_records import StatsRow, TrackRow
 from sigmawatch.rollouts.driver import Analyzer
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.report import Event, Outcome
 from sigmawatch_operator.rollouts import RolloutController
+from support.fake_istio import FakeVirtualServices
 from support.fake_jobs import Clock, Harness, apply_merge_patch, apply_object
 
 FAST = {"intervalSeconds": 1, "minSamples": 100, "minStepSeconds": 0, "failureLimit": 2}
@@ -50,6 +54,7 @@ class Rollouts:
         self.registry = self.models.registry
         self.clock = self.models.clock
         self.metrics = OperatorMetrics()
+        self.mesh = FakeVirtualServices()
         self.controller = self.replica()
 
     def replica(self) -> RolloutController:
@@ -60,6 +65,7 @@ class Rollouts:
             Analyzer(self.registry, self.models.store),
             self.metrics,
             self.clock,
+            self.mesh,
         )
 
     # -- versions ------------------------------------------------------------------------
@@ -115,6 +121,17 @@ class Rollouts:
                     shadow_agreed=agreed or 0,
                     bucket_end=self.clock() + timedelta(seconds=1),
                 )
+            ]
+        )
+
+    def tracks(self, n: int = 200, *, errors: int = 0, ms: float = 2.0) -> None:
+        """What the pods of both tracks flush over the coming second: the stable track
+        healthy, the candidate track with `errors` of its `n` requests failed."""
+        start, end = self.clock(), self.clock() + timedelta(seconds=1)
+        self.registry.record_track_stats(
+            [
+                TrackRow("stable", start, end, n, 0, latency(2.0, n)),
+                TrackRow("candidate", start, end, n, errors, latency(ms, n)),
             ]
         )
 

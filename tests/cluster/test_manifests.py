@@ -5,8 +5,9 @@ project's own kubectl (kustomize built in) and must pass
 `kubectl apply --dry-run=server`: the API server validates every field,
 including the third-party kinds, whose CRDs are installed from the YAML their
 projects publish in their Go modules (fetched through the Go module proxy at
-the pinned versions below; the Go module cache keeps them). Then the
-properties a user relies on are checked on the rendered objects.
+the versions pinned in `UPSTREAM_CRDS`, Istio's in `support.upstream`; the Go
+module cache keeps them). Then the properties a user relies on are checked on
+the rendered objects.
 """
 
 from __future__ import annotations
@@ -15,11 +16,7 @@ import importlib
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,7 @@ import pytest
 from sigmawatch_inference.settings import ServiceSettings
 from sigmawatch_operator.config import OperatorConfig
 from support.kube import Cluster
-from support.tiers import require
+from support.upstream import ISTIO_CRDS, UpstreamCrds, module_dir
 
 # PyYAML comes with the kubernetes client but ships no type stubs.
 yaml: Any = importlib.import_module("yaml")
@@ -50,19 +47,8 @@ FIELD_MANAGER = "sigmawatch-manifest-tests"
 POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}
 
 
-@dataclass(frozen=True)
-class UpstreamCrds:
-    module: str
-    version: str
-    files: tuple[str, ...]
-
-
 UPSTREAM_CRDS = (
-    UpstreamCrds(
-        "istio.io/api",
-        "v1.31.4",
-        ("kubernetes/customresourcedefinitions.gen.yaml",),
-    ),
+    ISTIO_CRDS,
     UpstreamCrds(
         "github.com/prometheus-operator/prometheus-operator",
         "v0.85.0",
@@ -84,28 +70,6 @@ UPSTREAM_CRDS = (
 
 def load_all(text: str) -> list[Obj]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
-
-
-def module_dir(module: str, version: str) -> Path:
-    """The extracted module from the Go module proxy (`go mod download` caches it)."""
-    go = shutil.which("go")
-    require(go is not None, "cluster", "Go toolchain not found (fetches the upstream CRDs)")
-    assert go is not None
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-    with tempfile.TemporaryDirectory() as outside_any_module:
-        result = subprocess.run(
-            [go, "mod", "download", "-json", f"{module}@{version}"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-            cwd=outside_any_module,
-        )
-    info: dict[str, str] = json.loads(result.stdout or "{}")
-    failure = f"go mod download {module}@{version}: {info.get('Error')} {result.stderr}"
-    assert result.returncode == 0, failure
-    assert "Dir" in info, failure
-    return Path(info["Dir"])
 
 
 def pod_templates(objects: list[Obj]) -> Iterator[tuple[str, Obj]]:
@@ -375,6 +339,8 @@ def test_operator_rbac_is_least_privilege(overlays: dict[str, list[Obj]]) -> Non
     assert granted[("batch", "jobs")] == {"create", "list", "watch", "get", "delete"}
     assert granted[("sigmawatch.dev", "anomalymodels/status")] == {"get", "patch"}
     assert granted[("kopf.dev", "kopfpeerings")] == {"get", "list", "watch", "patch"}
+    # Istio rollouts read the one VirtualService they name and JSON-patch its weights.
+    assert granted[("networking.istio.io", "virtualservices")] == {"get", "patch"}
     # Nothing cluster-wide: an environment sees only its own namespace.
     for name, objects in overlays.items():
         assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")], name
@@ -461,6 +427,48 @@ def test_production_adds_monitoring_istio_and_ingress(overlays: dict[str, list[O
     assert not {"/metrics", "/liveness", "/readiness", "/"} & paths
 
 
+def test_the_candidate_track_is_the_stable_one_but_for_its_track(
+    overlays: dict[str, list[Obj]],
+) -> None:
+    production = overlays["production"]
+    stable = find(production, "Deployment", "sigmawatch-inference")
+    candidate = find(production, "Deployment", "sigmawatch-inference-candidate")
+    assert candidate["spec"]["replicas"] == 0  # no pods at rest
+    for deployment, track in ((stable, "stable"), (candidate, "candidate")):
+        pods = deployment["spec"]["template"]
+        assert pods["metadata"]["labels"]["version"] == track
+        assert deployment["spec"]["selector"]["matchLabels"]["version"] == track
+        assert pods["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+        assert env_of(container(deployment, "inference"))["SIGMAWATCH_TRACK"]["value"] == track
+
+    def without_track(deployment: Obj) -> Obj:
+        spec: Obj = json.loads(json.dumps(deployment["spec"]["template"]["spec"]))
+        for c in spec["containers"]:
+            c["env"] = [e for e in c["env"] if e["name"] != "SIGMAWATCH_TRACK"]
+        for spread in spec["topologySpreadConstraints"]:
+            spread["labelSelector"]["matchLabels"].pop("version")
+        return spec
+
+    assert without_track(candidate) == without_track(stable)  # the image too, at rest
+    assert container(candidate, "inference")["image"].startswith("ghcr.io/sigmawatch/")
+    # The autoscaler and the disruption budget are the stable track's.
+    targets = {
+        o["spec"]["scaleTargetRef"]["name"]
+        for o in production
+        if o["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert targets == {"sigmawatch-inference"}
+    budget = find(production, "PodDisruptionBudget", "sigmawatch-inference")
+    assert budget["spec"]["selector"]["matchLabels"]["version"] == "stable"
+    # Without Istio the Service would send to every pod: no candidate track there.
+    for other in ("dev", "staging"):
+        assert not [
+            o for o in overlays[other] if o["metadata"]["name"] == "sigmawatch-inference-candidate"
+        ]
+        pods = find(overlays[other], "Deployment", "sigmawatch-inference")
+        assert env_of(container(pods, "inference"))["SIGMAWATCH_TRACK"]["value"] == "stable"
+
+
 def test_argocd_applications(cluster: Cluster) -> None:
     objects = render(cluster, MANIFESTS / "argocd")
     project = find(objects, "AppProject", "sigmawatch")
@@ -480,3 +488,14 @@ def test_argocd_applications(cluster: Cluster) -> None:
     staging = apps["sigmawatch-staging"]["spec"]["syncPolicy"]
     assert staging["automated"] == {"prune": True, "selfHeal": True}
     assert "automated" not in apps["sigmawatch-production"]["spec"]["syncPolicy"]
+    # A sync neither reports nor undoes the weights an Istio rollout set.
+    production = apps["sigmawatch-production"]["spec"]
+    assert production["ignoreDifferences"] == [
+        {
+            "group": "networking.istio.io",
+            "kind": "VirtualService",
+            "name": "sigmawatch-inference",
+            "jqPathExpressions": ['.spec.http[] | select(.name == "inference") | .route[].weight'],
+        }
+    ]
+    assert "RespectIgnoreDifferences=true" in production["syncPolicy"]["syncOptions"]

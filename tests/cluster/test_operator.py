@@ -1,5 +1,5 @@
-"""The operator against a real API server (MOD-1, MOD-4, REG-6, REL-1, OPS-1): scenarios a
-user runs.
+"""The operator against a real API server (MOD-1, MOD-4, REG-6, REL-1..4, OPS-1, OPS-2):
+scenarios a user runs.
 
 One operator process serves the module; each test gets its own namespace
 set up as an installation would be. Training pods run this checkout's
@@ -10,6 +10,7 @@ registry database and artifact folder as the operator.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +18,19 @@ from typing import Any
 
 import pytest
 
-from sigmawatch.registry.rollout_records import StatsRow
+from sigmawatch.registry.rollout_records import IstioRoute, StatsRow
+from sigmawatch_operator.istio_route import Weights, locate, patch_ops
+from sigmawatch_operator.kube import KubeApi
+from sigmawatch_operator.vs_client import VirtualServiceConflictError, VirtualServiceRejectedError
 from support.fake_rollouts import latency
+from support.istio import (
+    flush_tracks,
+    install_istio_crds,
+    istio_rollout,
+    manifest_virtual_service,
+    route_holder,
+    route_weights,
+)
 from support.kube import Cluster, KubectlError
 from support.operator import OperatorProcess, condition, get_json, wait_for_status
 from support.plant import Plant, model
@@ -330,6 +342,37 @@ def test_invalid_model_rollouts_are_rejected_by_the_api_server(
         with pytest.raises(KubectlError) as rejected:
             plant.apply(models_namespace, model_rollout("bad", "m", **spec))
         assert message in rejected.value.stderr, rejected.value.stderr
+    # Istio mode names a route and no model; in-app mode the other way round.
+    route = {"virtualService": "sigmawatch-inference", "route": "inference"}
+    mesh = {"trafficRouting": "istio", "istio": route, "strategy": "canary"}
+    raw: dict[str, dict[str, Any]] = {
+        "an inApp rollout needs modelRef and candidate, and no istio": {
+            **base,
+            "istio": route,
+        },
+        "trafficRouting: istio needs istio and names no modelRef": {
+            **mesh,
+            "modelRef": {"name": "m"},
+        },
+        "trafficRouting: istio needs strategy: canary": {**mesh, "strategy": "shadow"},
+        "stableSubset and candidateSubset must differ": {
+            **mesh,
+            "istio": {**route, "stableSubset": "candidate"},
+        },
+        "spec.istio.route: Required value": {**mesh, "istio": {"virtualService": "vs"}},
+    }
+    for message, spec in raw.items():
+        obj = {
+            "apiVersion": "sigmawatch.dev/v1alpha1",
+            "kind": "ModelRollout",
+            "metadata": {"name": "bad"},
+            "spec": spec,
+        }
+        with pytest.raises(KubectlError) as rejected:
+            plant.apply(models_namespace, obj)
+        assert message in rejected.value.stderr, rejected.value.stderr
+    ok = {"apiVersion": "sigmawatch.dev/v1alpha1", "kind": "ModelRollout"}
+    plant.apply(models_namespace, {**ok, "metadata": {"name": "mesh"}, "spec": mesh})
 
 
 def model_rollout(name: str, model_name: str, **spec: Any) -> dict[str, Any]:
@@ -440,6 +483,143 @@ def test_deleting_an_active_rollout_aborts_it(
     assert (record.state.phase.value, record.reason) == ("Aborted", "ModelRollout deleted")
     assert plant.registry.get_production("pump_8").name == "v1"
     assert holder(plant, "pump_8") is None
+
+
+def test_a_canary_with_a_failing_candidate_is_rolled_back(
+    plant: Plant, operator: OperatorProcess, models_namespace: str
+) -> None:
+    ns = models_namespace
+    two_versions(plant, ns, "pump-9", "pump_9")
+    analysis = {"intervalSeconds": 1, "minSamples": 50, "minStepSeconds": 0, "failureLimit": 2}
+    spec = model_rollout("pump-9-canary", "pump-9", strategy="canary", analysis=analysis)
+    plant.apply(ns, spec)
+    obj = wait_rollout(plant, ns, "pump-9-canary", phase("Progressing"), "progressing")
+    assert obj["status"]["weight"] == 5
+    # What the pods flush: v2 answered 100 points at 5% and failed 40 more.
+    now = datetime.now(UTC)
+    plant.registry.record_stats(
+        [
+            StatsRow("pump_9", 1, now, predictions=1900, latency=latency(2.0, 1900)),
+            StatsRow("pump_9", 2, now, predictions=100, errors=40, latency=latency(2.0, 100)),
+        ]
+    )
+    obj = wait_rollout(plant, ns, "pump-9-canary", phase("RolledBack"), "rolled back")
+    status = obj["status"]
+    assert status["weight"] == 0
+    assert "errorRate" in status["reason"]
+    assert "2 consecutive intervals" in status["reason"]
+    assert condition(obj, "RolledBack")["status"] == "True"
+    assert condition(obj, "Progressing")["reason"] == "RolledBack"
+    failing = [c for c in status["lastAnalysis"]["checks"] if c["passed"] is False]
+    assert [c["name"] for c in failing] == ["errorRate"]
+    assert failing[0]["value"] == pytest.approx(40 / 140)
+    assert plant.registry.get_production("pump_9").name == "v1"
+    assert holder(plant, "pump_9") is None
+    found = get_json(plant.cluster.kubectl, "events", "-n", ns)["items"]
+    rolled_back = [e for e in found if e["reason"] == "RolledBack"]
+    assert len(rolled_back) == 1
+    assert rolled_back[0]["type"] == "Warning"
+    assert rolled_back[0]["involvedObject"]["name"] == "pump-9-canary"
+    assert "errorRate" in rolled_back[0]["message"]
+    assert {"Started", "RolledBack"} <= set(events(plant.cluster, ns))
+
+
+@pytest.fixture(scope="module")
+def istio_crds(plant: Plant) -> None:
+    install_istio_crds(plant.cluster)
+
+
+def at_weight(weight: int, rollout: str | None = None) -> Any:
+    def check(obj: dict[str, Any]) -> bool:
+        status = obj.get("status") or {}
+        named = rollout is None or status.get("rollout") != rollout
+        return bool(named and status.get("weight") == weight and status.get("phase"))
+
+    return check
+
+
+@pytest.mark.usefixtures("istio_crds")
+def test_istio_weights_move_at_every_step_and_back_to_stable_on_a_rollback(
+    plant: Plant, operator: OperatorProcess, namespace: str
+) -> None:
+    ns = namespace
+    plant.apply(ns, manifest_virtual_service())
+    plant.apply(ns, istio_rollout("image"))
+    obj = wait_rollout(plant, ns, "image", at_weight(5), "started at 5%")
+    first = obj["status"]["rollout"]
+    assert obj["status"]["phase"] == "Progressing"
+    assert obj["status"]["istio"]["weights"] == {"stable": 95, "candidate": 5}
+    assert route_weights(plant.cluster, ns) == {"stable": 95, "candidate": 5}
+    assert route_holder(plant.cluster, ns) == first
+    # The route's weights are set in the tick that moves the rollout, before its status.
+    for weight in (25, 50, 100):
+        flush_tracks(plant.registry)
+        wait_rollout(plant, ns, "image", at_weight(weight), f"{weight}%")
+        assert route_weights(plant.cluster, ns) == {"stable": 100 - weight, "candidate": weight}
+    flush_tracks(plant.registry)
+    obj = wait_rollout(plant, ns, "image", phase("Promoted"), "promoted")
+    assert route_weights(plant.cluster, ns) == {"stable": 0, "candidate": 100}
+    # Someone edits the route: it is set back to what the promoted rollout left.
+    patch = [{"op": "replace", "path": "/spec/http/1/route/1/weight", "value": 30},
+             {"op": "replace", "path": "/spec/http/1/route/0/weight", "value": 70}]  # fmt: skip
+    plant.cluster.kubectl(
+        "patch", "virtualservice", "sigmawatch-inference", "-n", ns, "--type=json",
+        "-p", json.dumps(patch),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while route_weights(plant.cluster, ns)["candidate"] != 100:
+        assert time.monotonic() < deadline, "the edited route was not set back"
+        time.sleep(0.5)
+    # A second rollout takes the route; its candidate track fails.
+    plant.apply(ns, istio_rollout("image-2", failureLimit=1))
+    obj = wait_rollout(plant, ns, "image-2", at_weight(5, rollout=first), "second at 5%")
+    assert route_weights(plant.cluster, ns) == {"stable": 95, "candidate": 5}
+    flush_tracks(plant.registry, errors=60)
+    obj = wait_rollout(plant, ns, "image-2", phase("RolledBack"), "rolled back")
+    assert route_weights(plant.cluster, ns) == {"stable": 100, "candidate": 0}
+    assert "errorRate" in obj["status"]["reason"]
+    assert condition(obj, "RolledBack")["status"] == "True"
+    time.sleep(3)  # the first, promoted rollout leaves the route to the newer one
+    assert route_weights(plant.cluster, ns) == {"stable": 100, "candidate": 0}
+    assert route_holder(plant.cluster, ns) == obj["status"]["rollout"]
+    reasons = events(plant.cluster, ns)
+    assert {"Started", "Advanced", "Promoted", "RouteRepaired", "RolledBack"} <= set(reasons)
+
+
+@pytest.mark.usefixtures("istio_crds")
+def test_the_json_patch_sets_only_the_weights_and_fails_on_a_changed_object(
+    plant: Plant, namespace: str
+) -> None:
+    ns = namespace
+    plant.apply(ns, manifest_virtual_service())
+    kube = KubeApi(plant.cluster.api_client())
+    route = IstioRoute(ns, "sigmawatch-inference", "inference")
+    before = kube.get_virtual_service(ns, "sigmawatch-inference")
+    view = locate(before, route)
+    assert (view.index, view.weights, view.holder) == (1, Weights(100, 0), None)
+    kube.patch_virtual_service(
+        ns, "sigmawatch-inference", patch_ops(view, route, Weights(90, 10), "r99")
+    )
+    after = kube.get_virtual_service(ns, "sigmawatch-inference")
+    assert after is not None
+    assert before is not None
+    assert locate(after, route).weights == Weights(90, 10)
+    assert after["metadata"]["annotations"]["sigmawatch.dev/rollout"] == "r99"
+    for routes in (before["spec"]["http"], after["spec"]["http"]):
+        for destination in routes[1]["route"]:
+            destination.pop("weight")
+    assert after["spec"] == before["spec"]  # timeout, retries, the probe route: untouched
+    with pytest.raises(VirtualServiceConflictError):  # read before the change above
+        kube.patch_virtual_service(
+            ns, "sigmawatch-inference", patch_ops(view, route, Weights(50, 50), None)
+        )
+    invalid = patch_ops(locate(after, route), route, Weights(90, 10), None)
+    for op in invalid:
+        if op["path"].endswith("/weight"):
+            op["value"] = "ten"  # a weight the schema refuses: not a conflict
+    with pytest.raises(VirtualServiceRejectedError):
+        kube.patch_virtual_service(ns, "sigmawatch-inference", invalid)
+    assert kube.get_virtual_service(ns, "no-such-service") is None
 
 
 def test_deleting_a_model_keeps_its_versions(

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from support.istio import (
+    flush_tracks,
+    install_istio_crds,
+    istio_rollout,
+    manifest_virtual_service,
+    route_weights,
+)
 from support.operator import OperatorProcess, condition, get_json, wait_for_status
 from support.plant import Plant, model
 from support.procs import wait_for
@@ -137,11 +145,9 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
             replica.stop()
 
 
-def test_a_namespaced_operator_works_with_the_manifests_role_alone(
-    plant: Plant, models_namespace: str, artifacts_dir: Path
-) -> None:
-    ns = models_namespace
-    # The operator's ServiceAccount, Role and RoleBinding exactly as manifests/base has them.
+def manifests_role(plant: Plant, ns: str) -> Path:
+    """The operator's ServiceAccount, Role and RoleBinding exactly as manifests/base has
+    them, and the namespace's KopfPeering; a kubeconfig that authenticates as it."""
     for obj in yaml.safe_load_all((ROOT / "manifests/base/operator-rbac.yaml").read_text()):
         obj["metadata"]["namespace"] = ns
         for subject in obj.get("subjects", []):
@@ -150,7 +156,14 @@ def test_a_namespaced_operator_works_with_the_manifests_role_alone(
     plant.apply(
         ns, {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "sigmawatch"}}
     )
-    kubeconfig = plant.cluster.service_account_kubeconfig(ns, "sigmawatch-operator")
+    return plant.cluster.service_account_kubeconfig(ns, "sigmawatch-operator")
+
+
+def test_a_namespaced_operator_works_with_the_manifests_role_alone(
+    plant: Plant, models_namespace: str, artifacts_dir: Path
+) -> None:
+    ns = models_namespace
+    kubeconfig = manifests_role(plant, ns)
     other = (
         plant.cluster.kubectl("create", "namespace", f"{ns}-other").stdout.split("/")[1].split()[0]
     )
@@ -180,3 +193,49 @@ def test_a_namespaced_operator_works_with_the_manifests_role_alone(
     finally:
         operator.stop()
         plant.cluster.kubectl("delete", "namespace", other, "--wait=false")
+
+
+def at_weight(weight: int) -> Any:
+    return lambda o: (o.get("status") or {}).get("weight") == weight
+
+
+def test_a_restarted_operator_continues_an_istio_rollout_at_its_step(
+    plant: Plant, models_namespace: str, artifacts_dir: Path
+) -> None:
+    """Under the manifests' Role alone: the VirtualService grants are enough."""
+    ns = models_namespace
+    install_istio_crds(plant.cluster)
+    kubeconfig = manifests_role(plant, ns)
+    plant.apply(ns, manifest_virtual_service())
+
+    def operator(name: str) -> OperatorProcess:
+        return plant.start_operator(
+            name, artifacts_dir / "logs", args=["--namespace", ns], KUBECONFIG=str(kubeconfig)
+        )
+
+    def wait(check: Any, what: str) -> dict[str, Any]:
+        return wait_for_status(
+            plant.cluster.kubectl, "modelrollout", "image", ns, check, timeout=60, what=what
+        )
+
+    first = operator("operator-istio-before-restart")
+    try:
+        plant.apply(ns, istio_rollout("image"))
+        wait(at_weight(5), "5%")
+        flush_tracks(plant.registry)
+        obj = wait(at_weight(25), "25%")
+        assert route_weights(plant.cluster, ns) == {"stable": 75, "candidate": 25}
+    finally:
+        first.stop()
+    rollout = obj["status"]["rollout"]
+    flush_tracks(plant.registry)  # traffic while no operator runs
+    second = operator("operator-istio-after-restart")
+    try:
+        obj = wait(at_weight(50), "50% after the restart")
+    finally:
+        second.stop()
+    assert (obj["status"]["rollout"], obj["status"]["step"]) == (rollout, 2)
+    assert route_weights(plant.cluster, ns) == {"stable": 50, "candidate": 50}
+    weights = [t.weight for t in plant.registry.transitions(int(rollout[1:]))]
+    assert weights == [5, 25, 50]  # continued at its step, never back to 5%
+    assert "Forbidden" not in first.log() + second.log()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,14 @@ from sigmawatch.artifacts.manifest import write_model
 from sigmawatch.detectors import DetectorSpec
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.lifecycle import apply_retention, restore_version
-from sigmawatch.registry import ARCHIVED, TRAINING, NewVersion, Registry, VersionRecord
+from sigmawatch.registry import (
+    ARCHIVED,
+    TRAINING,
+    NewVersion,
+    Registry,
+    VersionRecord,
+    audit_entries,
+)
 from sigmawatch.registry.pointer import HELD_CODES, describe_holder, pointer_held
 from sigmawatch.settings import TrainingSettings
 from sigmawatch.stats import data_hash, training_stats
@@ -92,8 +99,14 @@ def train_series(
     promote: bool = True,
     source: str = "api",
     keep_versions: int | None = None,
+    admit: Callable[[], None] | None = None,
 ) -> TrainResult:
-    """Train one series; `keep_versions` is its AnomalyModel's retention, recorded for it."""
+    """Train one series; `keep_versions` is its AnomalyModel's retention, recorded for it.
+
+    `admit` is called once the data is known to make a new version, before any
+    work on it, and may refuse by raising (the service's rate limits, SEC-2):
+    the same data again answers its existing version, admitted or not.
+    """
     started = time.perf_counter()
     validate_series_id(series_id)
     spec = DetectorSpec.parse(detector)
@@ -103,6 +116,8 @@ def train_series(
     existing = registry.find_by_data(series_id, digest, spec.spec_hash)
     if existing is not None:
         return _existing(existing, registry, store, promote=promote, started=started)
+    if admit is not None:
+        admit()
 
     fitted = spec.fit(data.values)
     stats = training_stats(data.values)
@@ -173,6 +188,13 @@ def _existing(
     the caller asked to train again, so it is restored (and promoted when
     asked), instead of answering a version that cannot serve.
     """
+    registry.record_audit(
+        [
+            audit_entries.trained(
+                record.series_id, record.version, created=False, promoted=False, held_by=None
+            )
+        ]
+    )
     if record.status != ARCHIVED:
         return TrainResult(record, False, _ms_since(started), [])
     record = restore_version(registry, store, record.series_id, record.version)

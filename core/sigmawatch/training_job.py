@@ -27,6 +27,8 @@ CONTAINER = "train"
 ENV_SERIES = "SIGMAWATCH_JOB_SERIES"
 # Set by Kubernetes in every pod of an Indexed Job.
 ENV_INDEX = "JOB_COMPLETION_INDEX"
+# Who the audit log names for a Job's trainings (SEC-4): job/<namespace>/<run id>.
+ENV_ACTOR = "SIGMAWATCH_AUDIT_ACTOR"
 
 
 class Exit(IntEnum):
@@ -117,8 +119,9 @@ def to_args(run: FleetRun) -> list[str]:
     return args
 
 
-def env(run: FleetRun) -> dict[str, str]:
-    return {ENV_SERIES: ",".join(run.series)} if run.series else {}
+def env(run: FleetRun, namespace: str) -> dict[str, str]:
+    found = {ENV_ACTOR: f"job/{namespace}/{run.run_id}"}
+    return found | ({ENV_SERIES: ",".join(run.series)} if run.series else {})
 
 
 def from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> FleetRun:

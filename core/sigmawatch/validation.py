@@ -21,6 +21,7 @@ from sigmawatch.settings import TrainingSettings
 
 SERIES_ID_RE = re.compile(r"[A-Za-z0-9_]{1,128}")
 VERSION_RE = re.compile(r"v([1-9][0-9]{0,8})")
+ROLLOUT_RE = re.compile(r"r([1-9][0-9]{0,17})")
 
 
 class ValueRange(Protocol):
@@ -65,6 +66,21 @@ def parse_version(version: object) -> int:
             ErrorCode.INVALID_VERSION,
             "version must look like v1, v2, v3 ...",
             version=version,
+        )
+    return int(match.group(1))
+
+
+def parse_rollout_name(name: object) -> int:
+    """'r7' → 7; anything else is ROLLOUT_NOT_FOUND, never a query (SEC-1).
+
+    ASCII digits only (str.isdigit also takes '²' and '٣'), and few enough of
+    them for the registry's bigint.
+    """
+    match = ROLLOUT_RE.fullmatch(name) if isinstance(name, str) else None
+    if match is None:
+        shown = name[:40] if isinstance(name, str) else name
+        raise SigmawatchError(
+            ErrorCode.ROLLOUT_NOT_FOUND, "rollouts are named r1, r2, ...", rollout=shown
         )
     return int(match.group(1))
 

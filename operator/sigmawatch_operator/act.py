@@ -53,7 +53,7 @@ class Acted:
 
 
 @dataclass
-class Actor:
+class Executor:
     jobs: JobClient
     registry: Registry
     store: ArtifactStore

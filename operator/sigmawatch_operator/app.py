@@ -13,6 +13,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from sigmawatch.artifacts import store_for
+from sigmawatch.audit import Actor, acting_as
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import Registry, Writer
 from sigmawatch.registry.postgres import open_registry
@@ -20,7 +21,7 @@ from sigmawatch.rollouts.driver import Analyzer
 from sigmawatch.settings import StorageSettings
 from sigmawatch.training_job import GROUP
 from sigmawatch_operator import conditions as cond
-from sigmawatch_operator.act import Actor
+from sigmawatch_operator.act import Executor
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.kube import KubeApi
 from sigmawatch_operator.metrics import OperatorMetrics
@@ -95,11 +96,11 @@ class OperatorApp:
     def start(self) -> None:
         self.registry = open_registry(self.settings, min_size=1, max_size=4)
         self.kube = KubeApi()
-        actor = Actor(
+        executor = Executor(
             self.kube, self.registry, store_for(self.settings), self.settings, self.config
         )
-        self.reconciler = Reconciler(self.kube, self.registry, actor, self.metrics, utcnow)
-        analyzer = Analyzer(self.registry, actor.store)
+        self.reconciler = Reconciler(self.kube, self.registry, executor, self.metrics, utcnow)
+        analyzer = Analyzer(self.registry, executor.store)
         self.rollouts = RolloutController(
             self.kube.get_model, self.registry, analyzer, self.metrics, utcnow, self.kube
         )
@@ -121,7 +122,8 @@ class OperatorApp:
                 # a live body that may move on while the reconcile runs.
                 snapshot = _plain(body)
                 try:
-                    outcome = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
+                    with acting_as(_actor(body)):
+                        outcome = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
                 except Exception as exc:
                     self.metrics.reconciles.labels("AnomalyModel", "error").inc()
                     classified = failure(exc, "reconcile failed")
@@ -146,7 +148,8 @@ class OperatorApp:
         if series_id is not None and self.registry is not None:
             writer = Writer.pin(meta["namespace"], meta["name"])
             try:
-                await asyncio.to_thread(self.registry.release_pointer, series_id, by=writer)
+                with acting_as(_actor(body)):
+                    await asyncio.to_thread(self.registry.release_pointer, series_id, by=writer)
             except SigmawatchError as exc:
                 log.warning(
                     "could not release the pin of a deleted model",
@@ -178,7 +181,8 @@ class OperatorApp:
             with self.metrics.reconcile_seconds.labels("ModelRollout").time():
                 snapshot = _plain(body)
                 try:
-                    outcome = await asyncio.to_thread(self.rollouts.reconcile, snapshot)
+                    with acting_as(_actor(body)):
+                        outcome = await asyncio.to_thread(self.rollouts.reconcile, snapshot)
                 except Exception as exc:
                     self.metrics.reconciles.labels("ModelRollout", "error").inc()
                     classified = failure(exc, "rollout tick failed")
@@ -196,7 +200,8 @@ class OperatorApp:
         uid = body["metadata"]["uid"]
         async with self._locks.setdefault(uid, asyncio.Lock()):
             try:
-                event = await asyncio.to_thread(self.rollouts.delete, _plain(body))
+                with acting_as(_actor(body)):
+                    event = await asyncio.to_thread(self.rollouts.delete, _plain(body))
             except Exception as exc:
                 # Only an outage is retried; a domain error must not keep the object forever.
                 if isinstance(exc, SigmawatchError) and not exc.retryable:
@@ -210,6 +215,12 @@ class OperatorApp:
         self._locks.pop(uid, None)
         if event is not None:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def _actor(body: kopf.Body) -> Actor:
+    """Who the registry's audit log names for what a resource's handlers do (SEC-4)."""
+    meta = body["metadata"]
+    return Actor(f"operator/{meta['namespace']}/{meta['name']}")
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

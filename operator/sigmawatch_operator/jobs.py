@@ -49,7 +49,7 @@ def fleet_run(spec: ModelSpec, run_id: str, shards: int) -> FleetRun:
     )
 
 
-def _env(run: FleetRun, config: OperatorConfig) -> list[dict[str, Any]]:
+def _env(run: FleetRun, namespace: str, config: OperatorConfig) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {
             "name": "SIGMAWATCH_DATABASE_URL",
@@ -70,7 +70,9 @@ def _env(run: FleetRun, config: OperatorConfig) -> list[dict[str, Any]]:
                     },
                 }
             )
-    env += [{"name": name, "value": value} for name, value in training_job.env(run).items()]
+    env += [
+        {"name": name, "value": value} for name, value in training_job.env(run, namespace).items()
+    ]
     return env
 
 
@@ -98,7 +100,7 @@ def build_job(
         "imagePullPolicy": config.image_pull_policy,
         "command": [training_job.COMMAND],
         "args": training_job.to_args(run),
-        "env": _env(run, config),
+        "env": _env(run, meta["namespace"], config),
         "envFrom": [{"configMapRef": {"name": config.config_map, "optional": True}}],
         "resources": spec.resources
         or {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sigmawatch.registry import Registry
-from sigmawatch_operator.act import Acted, Actor
+from sigmawatch_operator.act import Acted, Executor
 from sigmawatch_operator.decide import Plan, decide
 from sigmawatch_operator.job_client import JobClient
 from sigmawatch_operator.metrics import OperatorMetrics
@@ -28,14 +28,14 @@ from sigmawatch_operator.report import Outcome, report
 class Reconciler:
     jobs: JobClient
     registry: Registry
-    actor: Actor
+    executor: Executor
     metrics: OperatorMetrics
     clock: Callable[[], datetime]
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
         observed = observe(body, jobs=self.jobs, registry=self.registry, now=self.clock())
         plan = decide(observed)
-        acted = self.actor.act(observed, plan)
+        acted = self.executor.act(observed, plan)
         self._count(plan, acted)
         return report(observed, plan, acted)
 

@@ -44,7 +44,7 @@ def _problem(exc: SigmawatchError) -> Problem:
 
 
 @dataclass
-class RolloutActor:
+class RolloutExecutor:
     registry: Registry
     analyzer: driver.Analyzer
 

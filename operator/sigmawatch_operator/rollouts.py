@@ -26,7 +26,7 @@ from sigmawatch.rollouts import driver
 from sigmawatch.rollouts.policy import Action, Phase
 from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.report import Event, Outcome
-from sigmawatch_operator.rollout_act import Acted, RolloutActor
+from sigmawatch_operator.rollout_act import Acted, RolloutExecutor
 from sigmawatch_operator.rollout_decide import decide
 from sigmawatch_operator.rollout_observe import (
     ModelGetter,
@@ -70,8 +70,8 @@ class RolloutController:
     _phases: dict[str, str] = field(default_factory=dict)  # driver_ref → phase, for the gauge
 
     @property
-    def actor(self) -> RolloutActor:
-        return RolloutActor(self.registry, self.analyzer)
+    def executor(self) -> RolloutExecutor:
+        return RolloutExecutor(self.registry, self.analyzer)
 
     @property
     def router(self) -> Router:
@@ -87,7 +87,7 @@ class RolloutController:
             read_route=router.read,
         )
         plan = decide(observed)
-        acted = self.actor.act(observed, plan)
+        acted = self.executor.act(observed, plan)
         routed = router.sync(acted.record, observed.route, observed.recorded.weights)
         self._count(observed.ref, acted, observed.now)
         return report(observed, plan, acted, routed)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sigmawatch.audit import AuditQuery
 from sigmawatch.registry.rollout_records import IstioRoute, StatsRow
 from sigmawatch_operator.istio_route import Weights, locate, patch_ops
 from sigmawatch_operator.kube import KubeApi
@@ -229,6 +230,13 @@ def test_pinning_an_older_version_moves_production(
     )
     assert plant.registry.get_production("pump_4").name == "v1"
     assert "ProductionPinned" in events(plant.cluster, ns)
+    # SEC-4: the Jobs' trainings and the operator's pin, each under its own name.
+    log = plant.registry.audit(AuditQuery(series_id="pump_4")).entries
+    trained = [e for e in log if e.action == "train"]
+    assert [e.outcome for e in trained] == ["created", "created"]
+    assert all(e.actor.startswith(f"job/{ns}/") for e in trained), [e.actor for e in trained]
+    [pin] = [e for e in log if e.action == "pin"]
+    assert (pin.actor, pin.version) == (f"operator/{ns}/pump-4", 1)
     # A new version trained while pinned does not take production.
     plant.write_data("pump_4", seed=7)
     plant.apply(
@@ -522,6 +530,11 @@ def test_a_canary_with_a_failing_candidate_is_rolled_back(
     assert rolled_back[0]["involvedObject"]["name"] == "pump-9-canary"
     assert "errorRate" in rolled_back[0]["message"]
     assert {"Started", "RolledBack"} <= set(events(plant.cluster, ns))
+    moves = plant.registry.audit(AuditQuery(series_id="pump_9", action="rollout.")).entries
+    assert [(e.actor, e.outcome) for e in reversed(moves)][-1] == (
+        f"operator/{ns}/pump-9-canary",
+        "RolledBack",
+    )
 
 
 @pytest.fixture(scope="module")

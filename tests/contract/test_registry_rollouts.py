@@ -23,26 +23,9 @@ from sigmawatch.rollouts.policy import Phase, first_state
 from sigmawatch.rollouts.spec import parse_rollout_spec
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 from sigmawatch.settings import TrainingSettings
-from support.training import train
+from support.training import CANARY, rollout, train, two_versions
 
-CANARY = parse_rollout_spec({"strategy": "canary", "steps": [10, 50, 100]})
 SHADOW = parse_rollout_spec({"strategy": "shadow"})
-
-
-def two_versions(
-    registry: Registry, store: FileStore, settings: TrainingSettings, series: str
-) -> None:
-    train(registry, store, settings, series, 0)
-    train(registry, store, settings, series, 1, promote=False)
-
-
-def rollout(series: str, *, stable: int = 1, candidate: int = 2, spec=CANARY) -> NewRollout:  # type: ignore[no-untyped-def]
-    return NewRollout(
-        spec,
-        (RolloutMember(series, stable, candidate),),
-        Driver.API,
-        first_state(spec, datetime.now(UTC)),
-    )
 
 
 def code_of(call) -> ErrorCode:  # type: ignore[no-untyped-def]

@@ -183,3 +183,18 @@ def test_values_the_database_cannot_hold_are_request_errors(registry: PostgresRe
         registry.get_series("nul\x00byte")
     assert caught.value.code is ErrorCode.INVALID_REQUEST
     assert registry.search(CatalogueQuery(series_prefix="nothing_here")).items == []
+
+
+def test_the_audit_log_refuses_every_change_but_the_purge(registry: PostgresRegistry) -> None:
+    """SEC-4: entries are append-only, even for someone with the service's credentials."""
+    from sigmawatch.audit import AuditEntry
+
+    registry.record_audit([AuditEntry("dataset.upload", "stored", "kept")])
+    for statement in (
+        "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
+        with psycopg.connect(registry.url) as conn, pytest.raises(psycopg.errors.RaiseException):
+            conn.execute(statement)
+    assert registry.prune_audit(0) == 1  # the retention purge may

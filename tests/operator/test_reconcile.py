@@ -286,7 +286,7 @@ def test_two_replicas_racing_create_one_job_and_the_second_adopts_it(plant: Harn
     plans = [decide(observed) for observed in seen]
     assert plans[0].start is not None
     assert plans[0].start == plans[1].start
-    acted = [r.actor.act(o, p) for r, o, p in zip(replicas, seen, plans, strict=True)]
+    acted = [r.executor.act(o, p) for r, o, p in zip(replicas, seen, plans, strict=True)]
     assert plant.jobs.creates == 2
     assert len(plant.jobs.jobs) == 1
     assert [a.started.adopted for a in acted if a.started] == [False, True]

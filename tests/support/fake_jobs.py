@@ -26,7 +26,7 @@ from sigmawatch.registry import Registry
 from sigmawatch.registry.memory import MemoryRegistry
 from sigmawatch.settings import TrainingSettings
 from sigmawatch.training_job import Exit
-from sigmawatch_operator.act import Actor
+from sigmawatch_operator.act import Executor
 from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.jobs import MODEL_LABEL
@@ -154,8 +154,8 @@ class Harness:
     def replica(self, registry: Registry | None = None) -> Reconciler:
         """A reconciler as one operator replica has it (replicas share Jobs and registry)."""
         registry = registry or self.registry
-        actor = Actor(self.jobs, registry, self.store, self.settings, OperatorConfig())
-        return Reconciler(self.jobs, registry, actor, self.metrics, self.clock)
+        executor = Executor(self.jobs, registry, self.store, self.settings, OperatorConfig())
+        return Reconciler(self.jobs, registry, executor, self.metrics, self.clock)
 
     def write_data(self, series_id: str, *, seed: int = 0, constant: bool = False) -> None:
         write_series(self.root / "train" / f"{series_id}.npy", POINTS, seed=seed, constant=constant)

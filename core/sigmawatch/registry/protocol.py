@@ -19,6 +19,7 @@ from typing import Protocol
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry.access_protocol import AccessStore
 from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.pointer import Writer
 from sigmawatch.registry.records import (
@@ -48,12 +49,13 @@ from sigmawatch.rollouts.window import VersionWindow
 class ChangeFeed(Protocol):
     def changes(self, timeout: float) -> Iterator[str]:
         """What changed, as it arrives, for up to `timeout` seconds: a series id (its
-        versions or pointer), or `rollout:<id>` (a rollout's routing). STORAGE_UNAVAILABLE
+        versions or pointer), `rollout:<id>` (a rollout's routing) or `apikeys:` (a key
+        was revoked). STORAGE_UNAVAILABLE
         when the feed is lost (changes may have been missed: re-read what is cached)."""
         ...
 
 
-class Registry(Protocol):
+class Registry(AccessStore, Protocol):
     # -- health ------------------------------------------------------------------
     def ping(self) -> None: ...
 

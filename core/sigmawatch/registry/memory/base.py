@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import Concatenate
 
+from sigmawatch.access import ApiKeyRecord
+from sigmawatch.audit import AuditEntry, AuditRecord
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.errors import model_not_found, registry_unavailable, version_not_found
@@ -44,6 +46,12 @@ class Result:
     code: str | None
     message: str | None
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class StoredKey:
+    key_hash: str
+    record: ApiKeyRecord
 
 
 @dataclass
@@ -84,6 +92,10 @@ class MemoryState:
         self.stats: dict[tuple[str, int, datetime], StatsRow] = {}
         self.tracks: dict[tuple[str, datetime], TrackRow] = {}
         self.labels: dict[str, dict[int, tuple[float, bool, datetime]]] = {}
+        # API keys by hash and the audit log (memory/access.py).
+        self.api_keys: dict[str, StoredKey] = {}
+        self.audit_log: list[AuditRecord] = []
+        self.audit_ids = count(1)
 
     def up(self) -> None:
         if self.down:
@@ -96,6 +108,25 @@ class MemoryState:
     def announce(self, change: str) -> None:
         for events in self.feeds:
             events.put(change)
+
+    def write_audit(self, entry: AuditEntry) -> None:
+        """Called last by a changing method, so a change that fails leaves no entry."""
+        actor = entry.by()
+        self.audit_log.append(
+            AuditRecord(
+                id=next(self.audit_ids),
+                at=datetime.now(UTC),
+                actor=actor.name,
+                action=entry.action,
+                outcome=entry.outcome,
+                series_id=entry.series_id,
+                version=entry.version,
+                details=dict(entry.details),
+                request_id=actor.request_id,
+                trace_id=actor.trace_id,
+                client=actor.client,
+            )
+        )
 
     def stored_rollout(self, rollout_id: int) -> StoredRollout:
         stored = self.rollouts.get(rollout_id)

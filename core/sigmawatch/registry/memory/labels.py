@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.memory.base import atomic
 from sigmawatch.registry.memory.tracking import Tracking
 from sigmawatch.registry.rollout_records import Feedback, StatsRow, TrackRow
@@ -92,6 +93,7 @@ class StatsAndLabels(Tracking):
         ):
             replaced += ts in stored
             stored[ts] = (value, label, now)
+        self.write_audit(audit_entries.labels_stored(series_id, len(labels), replaced))
         return replaced
 
     @atomic

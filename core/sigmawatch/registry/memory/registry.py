@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.catalogue import CatalogueQuery, encode_cursor
 from sigmawatch.registry.errors import model_not_found, series_busy, version_archived
+from sigmawatch.registry.memory.access import Access
 from sigmawatch.registry.memory.base import Series, Version, atomic, matches
 from sigmawatch.registry.memory.rollouts import Rollouts
 from sigmawatch.registry.pointer import Writer, check_move, may_promote
@@ -47,7 +49,7 @@ _COPIED = (
 )
 
 
-class MemoryRegistry(Rollouts):
+class MemoryRegistry(Rollouts, Access):
     def ping(self) -> None:
         self.up()
 
@@ -87,6 +89,11 @@ class MemoryRegistry(Rollouts):
         )
         self.changed(new.series_id)
         held_by = series.holder if promote and not moves else None
+        self.write_audit(
+            audit_entries.trained(
+                new.series_id, version, created=True, promoted=moves, held_by=held_by
+            )
+        )
         return Registration(self.get_version(new.series_id, version), True, held_by)
 
     @atomic
@@ -161,6 +168,9 @@ class MemoryRegistry(Rollouts):
                 entry.activated = next(self.order)
             self.update_series(series_id, production_version=version, holder=holder)
             self.changed(series_id)
+            self.write_audit(
+                audit_entries.pointer_moved(series_id, version, series.production_version, by)
+            )
         return PointerMove(self.view(entry), series.production_version)
 
     @atomic
@@ -170,6 +180,7 @@ class MemoryRegistry(Rollouts):
             return False
         self.update_series(series_id, holder=None)
         self.changed(series_id)
+        self.write_audit(audit_entries.released(series_id, by))
         return True
 
     # -- retention and restore -------------------------------------------------------------
@@ -211,6 +222,7 @@ class MemoryRegistry(Rollouts):
             artifact_prefix=archive_prefix,
         )
         self.changed(series_id)
+        self.write_audit(audit_entries.archived(series_id, version))
         return True
 
     @atomic
@@ -225,6 +237,7 @@ class MemoryRegistry(Rollouts):
         )
         entry.activated = next(self.order)
         self.changed(series_id)
+        self.write_audit(audit_entries.restored(series_id, version))
         return True
 
     @contextmanager

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.errors import model_not_found, version_archived, version_not_found
 from sigmawatch.registry.memory.base import StoredRollout, atomic
 from sigmawatch.registry.memory.labels import StatsAndLabels
@@ -120,6 +121,7 @@ class Rollouts(StatsAndLabels):
             self.active_members[member.series_id] = rollout_id
             self.update_series(member.series_id, holder=holder)
             self.changed(member.series_id)
+        self.write_audit(audit_entries.rollout_started(rollout_id, new))
         self.announce(f"rollout:{rollout_id}")
         return record
 
@@ -174,9 +176,11 @@ class Rollouts(StatsAndLabels):
             updated_at=now,
             finished_at=now if finished else None,
         )
-        moved = (before.state.phase, before.state.step, before.state.weight)
-        if moved != (state.phase, state.step, state.weight):
+        was = (before.state.phase.value, before.state.step, before.state.weight)
+        entry = audit_entries.rollout_changed(rollout_id, before.series_id, was, state, reason)
+        if entry is not None:
             self._transition(stored, state, reason)
+            self.write_audit(entry)
         if finished:
             self._finish(stored, promoted=state.phase is Phase.PROMOTED)
         self.announce(f"rollout:{rollout_id}")

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.memory.base import MemoryFeed, MemoryState, Result, atomic
 from sigmawatch.registry.records import PointerState, RunSummary, VersionRecord, summarize_run
 
@@ -69,6 +70,8 @@ class Tracking(MemoryState):
         code = error.code.value if error else None
         message = error.message[:1000] if error else None
         self.results[(run_id, series_id)] = Result(outcome, version, code, message)
+        if error is not None:
+            self.write_audit(audit_entries.training_failed(run_id, series_id, error))
 
     @atomic
     def run_summary(self, run_id: str) -> RunSummary:

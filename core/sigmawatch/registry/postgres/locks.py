@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import orjson
 import psycopg
 
+from sigmawatch.registry.access_protocol import API_KEYS_CHANGE
 from sigmawatch.registry.errors import registry_unavailable, series_busy
 from sigmawatch.registry.postgres import _sql
 from sigmawatch.registry.postgres.connection import Conn, connect, translated
@@ -50,9 +51,12 @@ class PostgresFeed:
 
 
 def _series_of(payload: str) -> str | None:
-    """A series id, or `rollout:<id>` for a rollout's routing; None for anything else."""
+    """A series id, `rollout:<id>` for a rollout's routing, `apikeys:` for a revoked key;
+    None for anything else."""
     try:
         document = orjson.loads(payload)
+        if document.get("apikeys") is True:
+            return API_KEYS_CHANGE
         if isinstance(document.get("rollout"), int):
             return f"rollout:{document['rollout']}"
         series_id = document["series_id"]

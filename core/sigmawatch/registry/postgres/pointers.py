@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.errors import version_archived
 from sigmawatch.registry.pointer import Writer, check_move
 from sigmawatch.registry.postgres import _sql
+from sigmawatch.registry.postgres.access import write_audit
 from sigmawatch.registry.postgres.connection import Conn, notify
 from sigmawatch.registry.postgres.versions import get, lock_series
 from sigmawatch.registry.records import ACTIVE, PointerMove
@@ -24,6 +26,9 @@ def set_production(conn: Conn, series_id: str, version: int, by: Writer) -> Poin
     conn.execute(_sql.MOVE_POINTER, (version, holder, series_id))
     if series.production_version != version:
         conn.execute(_sql.ACTIVATED, (series_id, version))
+    write_audit(
+        conn, audit_entries.pointer_moved(series_id, version, series.production_version, by)
+    )
     notify(conn, series_id, "production")
     return PointerMove(get(conn, series_id, version), series.production_version)
 
@@ -33,5 +38,6 @@ def release(conn: Conn, series_id: str, by: Writer) -> bool:
     if row is None or row["pointer_holder"] != by.holder:
         return False
     conn.execute(_sql.MOVE_POINTER, (row["production_version"], None, series_id))
+    write_audit(conn, audit_entries.released(series_id, by))
     notify(conn, series_id, "released")
     return True

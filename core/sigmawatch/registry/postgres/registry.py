@@ -1,7 +1,8 @@
 """`PostgresRegistry`: the `Registry` protocol over a psycopg connection pool.
 
 Each method borrows a pooled connection (`Pooled`) and delegates to the
-module of its concern; rollouts, statistics and labels are in `RolloutMethods`.
+module of its concern; rollouts, statistics and labels are in `RolloutMethods`,
+API keys and the audit log in `AccessMethods`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sigmawatch.registry.postgres import (
     usage,
     versions,
 )
+from sigmawatch.registry.postgres.access_methods import AccessMethods
 from sigmawatch.registry.postgres.rollout_methods import RolloutMethods
 from sigmawatch.registry.protocol import ChangeFeed
 from sigmawatch.registry.records import (
@@ -37,7 +39,7 @@ from sigmawatch.registry.records import (
 )
 
 
-class PostgresRegistry(RolloutMethods):
+class PostgresRegistry(RolloutMethods, AccessMethods):
     # -- versions ---------------------------------------------------------------------
 
     def register(self, new: NewVersion, *, promote: bool) -> Registration:
@@ -135,7 +137,7 @@ class PostgresRegistry(RolloutMethods):
         version: int | None = None,
         error: SigmawatchError | None = None,
     ) -> None:
-        with self._read("record_result") as conn:
+        with self._write("record_result") as conn:
             runs.record(conn, run_id, series_id, outcome, version, error)
 
     def run_summary(self, run_id: str) -> RunSummary:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.postgres import _sql
+from sigmawatch.registry.postgres.access import write_audit
 from sigmawatch.registry.postgres.connection import Conn, notify
 from sigmawatch.registry.records import VersionRecord
 
@@ -23,6 +25,7 @@ def mark_archived(conn: Conn, series_id: str, version: int, archive_prefix: str)
     updated = conn.execute(_sql.ARCHIVE, (archive_prefix, series_id, version)).rowcount
     if updated:
         conn.execute(_sql.TOUCH_SERIES, (series_id,))
+        write_audit(conn, audit_entries.archived(series_id, version))
         notify(conn, series_id, "archived")
     return bool(updated)
 
@@ -33,5 +36,6 @@ def mark_active(conn: Conn, series_id: str, version: int, prefix: str, archived_
     updated = conn.execute(_sql.UNARCHIVE, (prefix, series_id, version, archived_at)).rowcount
     if updated:
         conn.execute(_sql.TOUCH_SERIES, (series_id,))
+        write_audit(conn, audit_entries.restored(series_id, version))
         notify(conn, series_id, "restored")
     return bool(updated)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.errors import model_not_found, version_archived, version_not_found
 from sigmawatch.registry.pointer import Writer, pointer_held
 from sigmawatch.registry.postgres import _rollout_sql as sql
 from sigmawatch.registry.postgres import _sql
+from sigmawatch.registry.postgres.access import write_audit
 from sigmawatch.registry.postgres.connection import Conn
 from sigmawatch.registry.rollout_records import (
     NewRollout,
@@ -77,6 +80,7 @@ def start(conn: Conn, new: NewRollout) -> int:
     conn.execute(
         sql.INSERT_TRANSITION, (rollout_id, state.phase.value, state.step, state.weight, "started")
     )
+    write_audit(conn, audit_entries.rollout_started(rollout_id, new))
     notify_rollout(conn, rollout_id)
     return rollout_id
 
@@ -118,7 +122,7 @@ def update(
 ) -> bool:
     """Inside a transaction; False when the rollout is not at `revision` any more."""
     before = conn.execute(
-        "SELECT phase, step, weight FROM rollouts WHERE rollout_id = %s FOR UPDATE",
+        "SELECT phase, step, weight, fleet, members FROM rollouts WHERE rollout_id = %s FOR UPDATE",
         (rollout_id,),
     ).fetchone()
     finished = state.phase not in ACTIVE
@@ -139,19 +143,33 @@ def update(
     ).fetchone()
     if moved is None or before is None:
         return False
-    if (before["phase"], before["step"], before["weight"]) != (
-        state.phase.value,
-        state.step,
-        state.weight,
-    ):
+    entry = audit_entries.rollout_changed(
+        rollout_id,
+        _single_series(conn, rollout_id, before),
+        (before["phase"], before["step"], before["weight"]),
+        state,
+        reason,
+    )
+    if entry is not None:
         conn.execute(
             sql.INSERT_TRANSITION,
             (rollout_id, state.phase.value, state.step, state.weight, reason),
         )
+        write_audit(conn, entry)
     if finished:
         _finish(conn, rollout_id, promoted=state.phase is Phase.PROMOTED)
     notify_rollout(conn, rollout_id)
     return True
+
+
+def _single_series(conn: Conn, rollout_id: int, row: dict[str, Any]) -> str | None:
+    """The series of a one-series rollout, for its audit entries."""
+    if row["fleet"] or row["members"] != 1:
+        return None
+    found = conn.execute(
+        "SELECT series_id FROM rollout_members WHERE rollout_id = %s", (rollout_id,)
+    ).fetchone()
+    return found["series_id"] if found else None
 
 
 def _finish(conn: Conn, rollout_id: int, *, promoted: bool) -> None:

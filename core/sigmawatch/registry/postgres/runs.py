@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from sigmawatch.errors import SigmawatchError
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.postgres import _sql
+from sigmawatch.registry.postgres.access import write_audit
 from sigmawatch.registry.postgres.connection import Conn
 from sigmawatch.registry.records import RunSummary, summarize_run
 
@@ -27,6 +29,8 @@ def record(
             error.message[:1000] if error else None,
         ),
     )
+    if error is not None:  # a success wrote its entry with its version
+        write_audit(conn, audit_entries.training_failed(run_id, series_id, error))
 
 
 def summary(conn: Conn, run_id: str) -> RunSummary:

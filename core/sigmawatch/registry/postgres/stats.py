@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.postgres import _rollout_sql as sql
+from sigmawatch.registry.postgres.access import write_audit
 from sigmawatch.registry.postgres.connection import Conn
 from sigmawatch.registry.rollout_records import Feedback, StatsRow, TrackRow
 from sigmawatch.rollouts.window import VersionWindow
@@ -66,7 +68,9 @@ def record_feedback(
         sql.RECORD_FEEDBACK,
         (series_id, timestamps.tolist(), values.tolist(), labels.tolist()),
     ).fetchall()
-    return sum(1 for r in rows if r["replaced"])
+    replaced = sum(1 for r in rows if r["replaced"])
+    write_audit(conn, audit_entries.labels_stored(series_id, len(labels), replaced))
+    return replaced
 
 
 def feedback(conn: Conn, series_ids: Sequence[str], since: datetime | None) -> dict[str, Feedback]:

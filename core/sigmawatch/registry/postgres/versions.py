@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
+from sigmawatch.registry import audit_entries
 from sigmawatch.registry.errors import model_not_found, version_not_found
 from sigmawatch.registry.pointer import may_promote
 from sigmawatch.registry.postgres import _sql
+from sigmawatch.registry.postgres.access import write_audit
 from sigmawatch.registry.postgres.connection import Conn, notify
 from sigmawatch.registry.records import NewVersion, Registration, SeriesRecord, VersionRecord
 
@@ -19,6 +21,7 @@ def register(conn: Conn, new: NewVersion, *, promote: bool) -> Registration:
         _sql.EXISTING_VERSION, (new.series_id, new.data_hash, new.detector.spec_hash)
     ).fetchone()
     if existing is not None:
+        # Its "existing" entry is the caller's: train_series writes it on this path too.
         return Registration(get(conn, new.series_id, existing["version"]), False)
     version = series.latest_version + 1
     free = may_promote(series.holder)
@@ -53,6 +56,12 @@ def register(conn: Conn, new: NewVersion, *, promote: bool) -> Registration:
     )
     notify(conn, new.series_id, "version")
     held_by = series.holder if promote and not moves else None
+    write_audit(
+        conn,
+        audit_entries.trained(
+            new.series_id, version, created=True, promoted=moves, held_by=held_by
+        ),
+    )
     return Registration(get(conn, new.series_id, version), True, held_by)
 
 

@@ -1,0 +1,128 @@
+"""The audit log (SEC-4): who did what, when, to which series, and how it ended.
+
+The registry writes an entry in the same transaction as every change it
+makes (a training's version, a pointer move, an archive or restore, a
+rollout's start and transitions, labels, API keys), so no change commits
+without its entry. Who did it is not passed to each call: every entry point
+(an HTTP request, a CLI command, an operator handler, a training Job) says
+once who acts with `acting_as`, and the entries written inside take it from
+there (docs/decisions/0013).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """`key/<name>`, `token/<subject>`, `anonymous` (authentication off), `cli/<user>`,
+    `job/<namespace>/<job>`, `operator/<namespace>/<resource>`, or `service` (its own
+    rollout loop)."""
+
+    name: str
+    client: str | None = None  # the caller's address
+    request_id: str | None = None
+    trace_id: str | None = None
+
+
+UNKNOWN = Actor("unknown")
+_current: ContextVar[Actor] = ContextVar("sigmawatch_actor", default=UNKNOWN)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    token = _current.set(actor)
+    try:
+        yield actor
+    finally:
+        _current.reset(token)
+
+
+def current_actor() -> Actor:
+    return _current.get()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One action to record. `actor` None: whoever acts now (`current_actor`)."""
+
+    action: str  # e.g. train, rollback, pin, archive, rollout.start, apikey.revoke
+    outcome: str  # e.g. created, existing, moved, refused:POINTER_HELD
+    series_id: str | None = None
+    version: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    actor: Actor | None = None
+
+    def by(self) -> Actor:
+        return self.actor or current_actor()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    series_id: str | None
+    version: int | None
+    details: Mapping[str, Any]
+    request_id: str | None
+    trace_id: str | None
+    client: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "outcome": self.outcome,
+            "series_id": self.series_id,
+            "version": f"v{self.version}" if self.version is not None else None,
+            "details": dict(self.details),
+            "request_id": self.request_id,
+            "trace_id": self.trace_id,
+            "client": self.client,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Newest first; `before` is the cursor (an entry id)."""
+
+    actor: str | None = None
+    action: str | None = None  # exact, or a prefix ending in "." (rollout.)
+    series_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditRecord]
+    next_before: int | None
+
+
+def matches(record: AuditRecord, query: AuditQuery) -> bool:
+    action = query.action
+    return (
+        (query.actor is None or record.actor == query.actor)
+        and (
+            action is None
+            or record.action == action
+            or (action.endswith(".") and record.action.startswith(action))
+        )
+        and (query.series_id is None or record.series_id == query.series_id)
+        and (query.since is None or record.at >= query.since)
+        and (query.until is None or record.at < query.until)
+        and (query.before is None or record.id < query.before)
+    )

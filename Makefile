@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint format unit testbin browser promtool bench e2e clean
+.PHONY: help run test lint format unit testbin browser promtool redis bench e2e clean
 
 help:
 	@echo "make run     serve the API on embedded defaults (http://127.0.0.1:8000)"
@@ -38,6 +38,9 @@ browser:
 promtool:
 	tools/ensure-debian-package.sh promtool prometheus "the alert-rule tests"
 
+redis:
+	tools/ensure-debian-package.sh redis-server redis-server "the shared rate limit tests"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -51,7 +54,7 @@ format: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: $(STAMP) browser promtool testbin lint
+test: $(STAMP) browser promtool redis testbin lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -135,6 +135,9 @@ create_dev_secrets() {
   printf 'sigmawatch-dev' >"$work/s3-access-key"
   random_secret >"$work/s3-secret-key"
   create_secret sigmawatch-s3 "access-key-id=$work/s3-access-key" "secret-access-key=$work/s3-secret-key"
+  # The first admin API key (SEC-3): the inference pods register it at start-up.
+  random_secret >"$work/admin-api-key"
+  create_secret sigmawatch-auth "admin-api-key=$work/admin-api-key"
 }
 
 main() {
@@ -179,10 +182,12 @@ main() {
   k port-forward service/sigmawatch-inference "$LOCAL_PORT:80" >"$work/port-forward.log" 2>&1 &
   port_forward_pid=$!
   local api=http://127.0.0.1:$LOCAL_PORT
+  local admin_key
+  admin_key=$(k get secret sigmawatch-auth -o jsonpath='{.data.admin-api-key}' | base64 -d)
   wait_until 60 "the API through port-forward" curl -fsS "$api/readiness"
   # The demo series comes from the image just built: no local Python needed.
   docker run --rm "$INFERENCE_IMAGE" demo >"$work/demo.json"
-  curl -fsS -X PUT -H 'content-type: application/json' \
+  curl -fsS -X PUT -H 'content-type: application/json' -H "X-API-Key: $admin_key" \
     --data-binary "@$work/demo.json" "$api/v1/series/$SERIES/dataset"
   echo
 
@@ -226,16 +231,23 @@ spec:
       command: [python, -c]
       args:
         - |
-          import json, urllib.request
+          import json, os, urllib.request
           request = urllib.request.Request(
               "http://sigmawatch-inference/v1/series/$SERIES/predict",
               data=json.dumps({"timestamp": 1767225900, "value": 500.0}).encode(),
-              headers={"content-type": "application/json"},
+              headers={
+                  "content-type": "application/json",
+                  "x-api-key": os.environ["SIGMAWATCH_API_KEY"],
+              },
           )
           answer = json.load(urllib.request.urlopen(request, timeout=30))
           print(json.dumps(answer))
           assert answer["version"] == "v1", answer
           assert answer["anomaly"] is True, answer
+      env:
+        - name: SIGMAWATCH_API_KEY
+          valueFrom:
+            secretKeyRef: {name: sigmawatch-auth, key: admin-api-key}
       securityContext:
         allowPrivilegeEscalation: false
         readOnlyRootFilesystem: true

@@ -11,6 +11,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -19,13 +20,25 @@ from fastapi.staticfiles import StaticFiles
 import sigmawatch
 from sigmawatch.settings import load_settings
 from sigmawatch_inference import errors
+from sigmawatch_inference.guards import CORS_HEADERS, HostAllowList, RequestGuards, page_policy
 from sigmawatch_inference.middleware import BodyLimit, RequestMetrics
+from sigmawatch_inference.openapi_contract import make_strict
+from sigmawatch_inference.plotting import PLOT_TEMPLATE
 from sigmawatch_inference.rollout_schemas import (
     FeedbackRequest,
     FleetRolloutRequest,
     RolloutRequest,
 )
-from sigmawatch_inference.routes import feedback, health, plot, predict, rollouts, train, versions
+from sigmawatch_inference.routes import (
+    access,
+    feedback,
+    health,
+    plot,
+    predict,
+    rollouts,
+    train,
+    versions,
+)
 from sigmawatch_inference.schemas import (
     BatchRequest,
     DatasetRequest,
@@ -33,6 +46,11 @@ from sigmawatch_inference.schemas import (
     RollbackRequest,
     TrainRequest,
 )
+from sigmawatch_inference.security.authenticate import Authenticate
+from sigmawatch_inference.security.identify import Identify
+from sigmawatch_inference.security.openapi import add_security
+from sigmawatch_inference.security.ratelimits import rate_limits
+from sigmawatch_inference.security.schemas import ApiKeyRequest
 from sigmawatch_inference.services import Services
 from sigmawatch_inference.settings import ServiceSettings
 
@@ -53,6 +71,7 @@ DOCUMENTED_BODIES = (
     RolloutRequest,
     FleetRolloutRequest,
     FeedbackRequest,
+    ApiKeyRequest,
 )
 PREDICT_ROUTES = frozenset({"/v1/series/{series_id}/predict", "/v1/predict"})
 
@@ -65,6 +84,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.rate_limits_on:
+            services.limits = rate_limits(settings)
         # Start-up runs beside the server so /liveness answers during warm-up.
         starting = asyncio.create_task(to_thread.run_sync(services.start))
         starting.add_done_callback(_started)
@@ -90,25 +111,57 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
-    for module in (train, predict, versions, rollouts, feedback, plot, health):
-        app.include_router(module.build(services))
+    routers = [
+        module.build(services)
+        for module in (train, predict, versions, rollouts, feedback, access, plot, health)
+    ]
+    for router in routers:
+        app.include_router(router)
     app.mount(
         "/static/docs", StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets"
     )
     app.mount("/static", StaticFiles(packages=[("sigmawatch_inference", "static")]), name="static")
 
+    # Rendered once: the page's Content-Security-Policy names its inline script by hash.
+    docs_page = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Sigmawatch API",
+        swagger_js_url="/static/docs/swagger-ui-bundle.js",
+        swagger_css_url="/static/docs/swagger-ui.css",
+        swagger_favicon_url="/static/docs/favicon.png",
+    )
+
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Sigmawatch API",
-            swagger_js_url="/static/docs/swagger-ui-bundle.js",
-            swagger_css_url="/static/docs/swagger-ui.css",
-            swagger_favicon_url="/static/docs/favicon.png",
-        )
+        return HTMLResponse(docs_page.body)
 
-    errors.install(app, services.metrics)
+    errors.install(app, services.metrics, [r for router in routers for r in router.routes])
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outer layers run first: a request is counted, then its caller checked (SEC-3).
+    app.add_middleware(
+        Authenticate,
+        identify=Identify(settings, services.keys, lambda: services.registry),
+        proxies=settings.proxy_networks,
+        registry=lambda: services.registry,
+    )
+    if settings.cors_origin_list:  # closed unless configured (SEC-1)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=list(CORS_HEADERS),
+            max_age=600,
+        )
+    # Outside CORS, so preflight answers carry the security headers too.
+    app.add_middleware(
+        RequestGuards,
+        hosts=HostAllowList(settings.allowed_hosts),
+        metrics=services.metrics,
+        page_policies={
+            "/docs": page_policy(bytes(docs_page.body).decode()),
+            "/plot": page_policy(PLOT_TEMPLATE),
+        },
+    )
     app.add_middleware(
         RequestMetrics,
         metrics=services.metrics,
@@ -130,6 +183,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         document = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(document.pop("$defs", {}))
         components[model.__name__] = document
+    settings = app.state.services.settings
+    make_strict(schema, settings)
+    add_security(schema, settings.auth_methods)
     app.openapi_schema = schema
     return schema
 

@@ -3,11 +3,13 @@
 Two daemon threads:
 - the listener follows the registry's change feed (LISTEN/NOTIFY on
   PostgreSQL): a changed series is dropped from the cache at once, a
-  changed rollout's routing is reloaded at once;
+  changed rollout's routing is reloaded at once, a revoked API key empties
+  the key cache at once;
 - the housekeeper runs the periodic tasks: re-read recently changed
   production pointers and rollout routing (in case a notification was
   missed, bounded by `refresh_interval_s`), flush per-version statistics
-  and usage counts to the registry, prune old statistics, update gauges.
+  usage counts and API keys' last use to the registry, prune old statistics
+  and audit entries, update gauges.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from datetime import datetime
 
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import PointerState, Registry
+from sigmawatch.registry.access_protocol import API_KEYS_CHANGE
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.routing import RoutingTable
+from sigmawatch_inference.security.keys import KeyCache
 from sigmawatch_inference.settings import ServiceSettings
 from sigmawatch_inference.stats_buffer import StatsBuffer, TrackBuffer
 from sigmawatch_inference.usage import UsageCounter
@@ -52,6 +56,7 @@ class Background:
         routing: RoutingTable,
         stats: StatsBuffer,
         tracks: TrackBuffer,
+        keys: KeyCache,
         settings: ServiceSettings,
     ) -> None:
         self.registry = registry
@@ -61,6 +66,7 @@ class Background:
         self.routing = routing
         self.stats = stats
         self.tracks = tracks
+        self.keys = keys
         self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -80,7 +86,12 @@ class Background:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        for flush in (self._flush_usage, self._flush_stats, self._flush_tracks):
+        for flush in (
+            self._flush_usage,
+            self._flush_stats,
+            self._flush_tracks,
+            self._flush_key_use,
+        ):
             try:
                 flush()
             except SigmawatchError:
@@ -96,6 +107,7 @@ class Background:
                 with self.registry.listen() as feed:
                     if reconnect:  # notifications may have been missed meanwhile
                         self.cache.drop_pointers()
+                        self.keys.clear()
                         self.sync_routing()
                         self.metrics.invalidations.labels("reconnect").inc()
                     backoff = 0.5
@@ -109,6 +121,9 @@ class Background:
                 backoff = min(backoff * 2, 10.0)
 
     def _on_change(self, change: str) -> None:
+        if change == API_KEYS_CHANGE:
+            self.keys.clear()  # a key was revoked: look every key up again
+            return
         if change.startswith(ROLLOUT_CHANGE):
             self.routing.reload(self.registry, int(change.removeprefix(ROLLOUT_CHANGE)))
             self._observe_routing()
@@ -126,7 +141,9 @@ class Background:
             Periodic(settings.usage_flush_interval_s, self._flush_usage),
             Periodic(settings.stats_flush_interval_s, self._flush_stats),
             Periodic(settings.stats_flush_interval_s, self._flush_tracks),
+            Periodic(settings.usage_flush_interval_s, self._flush_key_use),
             Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_stats(settings.stats_keep_days)),
+            Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_audit(settings.audit_keep_days)),
         ]
         now = time.monotonic()
         for task in tasks:
@@ -175,6 +192,14 @@ class Background:
             except SigmawatchError:
                 log.warning("could not record usage counts; they will be retried")
                 self.usage.give_back(counts)
+
+    def _flush_key_use(self) -> None:
+        used = self.keys.take_used()
+        if used:
+            try:
+                self.registry.touch_api_keys(used)
+            except SigmawatchError:
+                log.warning("could not record when API keys were last used")
 
     def _flush_stats(self) -> None:
         rows = self.stats.take()

@@ -4,6 +4,7 @@
     sigmawatch train --series ID --file data.csv|.npy|.npz [--detector mad] [--param threshold=4]
     sigmawatch train-fleet --run-id RUN (--source-uri TEMPLATE | --dataset) [...]
     sigmawatch rollout start|status|pause|resume|abort|list ...   (cli_rollouts.py)
+    sigmawatch apikeys create|list|revoke ...                      (cli_apikeys.py)
     sigmawatch demo  [--points N] [--seed S] [--out FILE | --predict SERIES]
 
 `train` runs the same `train_series` as the REST endpoint. Errors print as
@@ -15,10 +16,11 @@ a fleet run were rejected, 4 the registry or the store did not answer.
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import orjson
 
 from sigmawatch import training_job
 from sigmawatch.artifacts import store_for
+from sigmawatch.audit import Actor, acting_as
 from sigmawatch.datasets import read_training_file, write_training_file
 from sigmawatch.demo import demo_series
 from sigmawatch.errors import SigmawatchError
@@ -37,7 +40,8 @@ from sigmawatch.registry.postgres import database_url, open_registry
 from sigmawatch.settings import ConfigError, StorageSettings, TrainingSettings, load_settings
 from sigmawatch.training import train_series
 from sigmawatch.training_job import Exit
-from sigmawatch_inference import cli_rollouts
+from sigmawatch_inference import cli_apikeys, cli_rollouts
+from sigmawatch_inference.security.settings import exposure_refusal
 from sigmawatch_inference.settings import ServiceSettings
 
 
@@ -53,6 +57,8 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from sigmawatch_inference.http_server import uvicorn_options
+
     # uvicorn re-raises SIGTERM after its graceful shutdown. Turned into an
     # exception here, it lets atexit handlers run, and one of them stops the
     # embedded PostgreSQL; the default action would kill the process first.
@@ -61,19 +67,15 @@ def serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
     settings = load_settings(ServiceSettings, **overrides)
     configure_logging(settings.log_level)
+    refusal = exposure_refusal(settings.host, settings)  # SEC-3: secure by default
+    if refusal:
+        raise ConfigError(refusal)
     if settings.database_url is None:
         # Start the embedded server once here so every worker shares it.
         os.environ["SIGMAWATCH_DATABASE_URL"] = database_url(settings)
         settings = load_settings(ServiceSettings, **overrides)
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "access_log": settings.access_log,
-        "log_config": None,
-        "loop": "uvloop",
-        "http": "httptools",
-        "timeout_graceful_shutdown": 10,
-    }
+    # Timeouts, TLS and no server banner (SEC-1, SEC-5): http_server.py.
+    options = uvicorn_options(settings)
     if settings.workers > 1:
         uvicorn.run(
             "sigmawatch_inference.app:create_app_from_env",
@@ -146,6 +148,14 @@ def rollout(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def apikeys(args: argparse.Namespace) -> int:
+    settings = load_settings(StorageSettings)
+    configure_logging(settings.log_level)
+    with _registry(settings) as registry:
+        _print_json(cli_apikeys.apikeys(args, registry))
+    return Exit.OK
+
+
 def demo(args: argparse.Namespace) -> int:
     timestamps, values = demo_series(args.points, seed=args.seed)
     if args.out:
@@ -189,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=train_fleet)
 
     cli_rollouts.add_commands(commands, rollout)
+    cli_apikeys.add_commands(commands, apikeys)
 
     p = commands.add_parser("demo", help="generate a realistic demo series")
     p.add_argument("--points", type=int, default=20_000)
@@ -203,10 +214,24 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def actor(environ: Mapping[str, str]) -> Actor:
+    """Who the audit log names for this command's changes: a training Job names itself
+    (`SIGMAWATCH_AUDIT_ACTOR`, set by the operator), anyone else is `cli/<user>`."""
+    named = environ.get(training_job.ENV_ACTOR)
+    if named:
+        return Actor(named[:200])
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        user = str(os.getuid())
+    return Actor(f"cli/{user}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        code: int = args.run(args)
+        with acting_as(actor(os.environ)):
+            code: int = args.run(args)
     except ConfigError as exc:
         print(f"sigmawatch: {exc}", file=sys.stderr)
         return Exit.INVALID

@@ -23,7 +23,7 @@ from sigmawatch.registry import Registry
 from sigmawatch.registry.rollout_records import Driver, RolloutMember, RolloutRecord
 from sigmawatch.rollouts import driver
 from sigmawatch.rollouts.spec import invalid, parse_rollout_spec
-from sigmawatch.validation import parse_version, validate_series_id
+from sigmawatch.validation import parse_rollout_name, parse_version, validate_series_id
 
 
 def add_commands(commands: Any, run: Any) -> None:
@@ -64,10 +64,7 @@ def _spec_body(args: argparse.Namespace) -> dict[str, Any]:
 
 def _find(registry: Registry, args: argparse.Namespace) -> RolloutRecord:
     if args.rollout:
-        digits = args.rollout.removeprefix("r")
-        if not digits.isdigit():
-            raise SigmawatchError(ErrorCode.ROLLOUT_NOT_FOUND, "rollouts are named r1, r2, ...")
-        return registry.get_rollout(int(digits))
+        return registry.get_rollout(parse_rollout_name(args.rollout))
     record = registry.series_rollout(validate_series_id(args.series))
     if record is None:
         raise SigmawatchError(

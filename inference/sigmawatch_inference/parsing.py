@@ -8,6 +8,14 @@ A body larger than `OFF_LOOP_BYTES` is parsed in a worker thread, so a
 everyone else. Smaller ones stay on the loop: a megabyte parses in a few
 milliseconds, and parsing in a thread still holds the GIL, so moving every
 batch there only adds switches (docs/performance.md, the 2026-12-02 re-run).
+A batch body is the exception: turning its items into arrays costs ~7 µs
+an item, so one above `BATCH_OFF_LOOP_BYTES` (~1,000 items) goes to a
+thread too, and one with more than `SIGMAWATCH_BATCH_MAX_ITEMS` items is
+refused before any item is parsed (SEC-1).
+
+JSON strings may not contain NUL (`\\u0000`): PostgreSQL refuses it in
+text, and no field of this API can hold it, so it is refused here, before
+any query, whichever field carries it.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from sigmawatch.validation import parse_version, to_timestamps, to_values, valid
 from sigmawatch_inference.points import PointsRequest
 
 OFF_LOOP_BYTES = 1024 * 1024
+BATCH_OFF_LOOP_BYTES = 64 * 1024
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -37,7 +46,28 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(document, dict):
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, "request body must be a JSON object")
+    # The byte scan is all most bodies pay; only a hit walks the document
+    # (the escape may also be a literal backslash followed by "u0000").
+    if b"\\u0000" in body and _holds_nul(document):
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST, "JSON strings may not contain NUL (\\u0000)"
+        )
     return document
+
+
+def _holds_nul(document: Any) -> bool:
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            pending.extend(node)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
@@ -105,23 +135,47 @@ def parse_item(item: Any, key: str | None = None) -> PointsRequest:
     return PointsRequest(series_id, parse_version_param(version), timestamps, values, key)
 
 
-def parse_batch(body: bytes, key: str | None = None) -> list[PointsRequest | SigmawatchError]:
-    """The batch body's items; a bad item is that item's error, never the request's."""
+def parse_batch(
+    body: bytes, key: str | None = None, max_items: int | None = None
+) -> list[PointsRequest | SigmawatchError]:
+    """The batch body's items; a bad item is that item's error, never the request's.
+
+    More than `max_items` items (None: no bound) fail the request, unparsed.
+    """
+    if max_items is not None:
+        # Every item names its series: counting the key (a few ms for 10 MB) refuses
+        # a huge batch before orjson, which holds the GIL ~0.1 s on 10 MB, parses it.
+        _bound(body.count(b'"series_id"'), max_items)
     items = require_field(parse_json_object(body), "items")
     if not isinstance(items, list):
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, "items must be a list")
+    if max_items is not None:
+        _bound(len(items), max_items)
     parsed: list[PointsRequest | SigmawatchError] = []
     for item in items:
         try:
             parsed.append(parse_item(item, key))
         except SigmawatchError as exc:
-            parsed.append(exc)
+            parsed.append(exc.with_traceback(None))  # no frame cycle per bad item
     return parsed
 
 
-async def read_batch(request: Request) -> list[PointsRequest | SigmawatchError]:
+def _bound(items: int, max_items: int) -> None:
+    if items > max_items:
+        raise SigmawatchError(
+            ErrorCode.TOO_MANY_ITEMS,
+            f"a batch takes at most {max_items} items (SIGMAWATCH_BATCH_MAX_ITEMS), "
+            f"got {items}; split it",
+            max_items=max_items,
+            items=items,
+        )
+
+
+async def read_batch(
+    request: Request, max_items: int | None = None
+) -> list[PointsRequest | SigmawatchError]:
     key = route_key(request)
     body = await request.body()
-    if len(body) > OFF_LOOP_BYTES:
-        return await to_thread.run_sync(parse_batch, body, key)
-    return parse_batch(body, key)
+    if len(body) > BATCH_OFF_LOOP_BYTES:
+        return await to_thread.run_sync(parse_batch, body, key, max_items)
+    return parse_batch(body, key, max_items)

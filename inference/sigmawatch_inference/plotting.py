@@ -22,9 +22,10 @@ from sigmawatch.loading import load_model
 from sigmawatch.registry import VersionRecord
 from sigmawatch.registry.rollout_records import Route
 
-_TEMPLATE = Template(
+PLOT_TEMPLATE = (
     resources.files("sigmawatch_inference").joinpath("templates/plot.html").read_text("utf-8")
 )
+_TEMPLATE = Template(PLOT_TEMPLATE)
 
 
 def plot_data(

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from sigmawatch.errors import SigmawatchError
+from sigmawatch.errors import ErrorCode, SigmawatchError
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -20,4 +20,16 @@ class OrjsonResponse(Response):
 
 
 def error_response(error: SigmawatchError) -> OrjsonResponse:
-    return OrjsonResponse({"error": error.to_dict()}, status_code=error.http_status)
+    response = OrjsonResponse({"error": error.to_dict()}, status_code=error.http_status)
+    if error.code is ErrorCode.RATE_LIMITED:  # when to come back (SEC-2)
+        details = error.details
+        response.headers.update(
+            {
+                "retry-after": str(details["retry_after_s"]),
+                # The IETF RateLimit header fields: the quota, what is left, seconds to reset.
+                "ratelimit-limit": str(details["limit"]),
+                "ratelimit-remaining": "0",
+                "ratelimit-reset": str(details["retry_after_s"]),
+            }
+        )
+    return response

@@ -14,11 +14,14 @@ import threading
 from datetime import UTC, datetime
 
 from sigmawatch.artifacts import ArtifactStore
+from sigmawatch.audit import Actor, acting_as
 from sigmawatch.registry import Registry
 from sigmawatch.registry.rollout_records import Driver
 from sigmawatch.rollouts import driver
 
 log = logging.getLogger(__name__)
+
+ACTOR = Actor("service")
 
 
 class RolloutLoop:
@@ -48,6 +51,10 @@ class RolloutLoop:
         return analysed
 
     def _run(self) -> None:
+        with acting_as(ACTOR):  # the audit log's name for the moves it makes
+            self._ticks()
+
+    def _ticks(self) -> None:
         while not self._stop.wait(self.tick_s):
             try:
                 self.tick()

@@ -6,12 +6,18 @@ The routes parse raw bodies (`sigmawatch.rollouts.spec.parse_rollout_spec`,
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sigmawatch_inference.schemas import Timestamp
+
+# Rollout specs refuse fields they do not know (sigmawatch.rollouts.spec).
+STRICT = ConfigDict(extra="forbid")
+
 
 class LimitModel(BaseModel):
+    model_config = STRICT
     max: float | None = None
     min: float | None = None
     maxIncrease: float | None = Field(None, description="candidate ≤ stable + this")  # noqa: N815
@@ -21,6 +27,7 @@ class LimitModel(BaseModel):
 
 
 class ChecksModel(BaseModel):
+    model_config = STRICT
     errorRate: LimitModel | None = Field(None, description="default maxIncrease 0.01")  # noqa: N815
     latencyP99Ms: LimitModel | None = Field(  # noqa: N815
         None, description="default maxRatio 2, floor 1 ms"
@@ -35,6 +42,7 @@ class ChecksModel(BaseModel):
 
 
 class AnalysisModel(BaseModel):
+    model_config = STRICT
     intervalSeconds: float = Field(30, description="how often the policy runs")  # noqa: N815
     minSamples: int = Field(500, description="candidate points a step needs first")  # noqa: N815
     minStepSeconds: float = Field(60, description="time a step needs first")  # noqa: N815
@@ -52,6 +60,7 @@ class AnalysisModel(BaseModel):
 
 class RolloutRequest(BaseModel):
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "example": {
                 "candidate": "v2",
@@ -59,15 +68,20 @@ class RolloutRequest(BaseModel):
                 "steps": [5, 25, 50, 100],
                 "analysis": {"intervalSeconds": 30, "minSamples": 500},
             }
-        }
+        },
     )
-    candidate: str = Field(description="The version to roll out, e.g. v2.")
+    candidate: str = Field(
+        description="The version to roll out, e.g. v2.", pattern=r"^v[1-9][0-9]{0,8}$"
+    )
     strategy: Literal["shadow", "canary"]
-    steps: list[int] | None = Field(None, description="Canary weights in percent, ending at 100.")
+    steps: list[Annotated[int, Field(ge=1, le=100)]] | None = Field(
+        None, description="Canary weights in percent, increasing, ending at 100."
+    )
     analysis: AnalysisModel | None = None
 
 
 class FleetCandidate(BaseModel):
+    model_config = STRICT
     version: str | None = None
     trainingRun: str | None = Field(  # noqa: N815
         None, description="Per series, the version this training run produced."
@@ -78,6 +92,7 @@ class FleetCandidate(BaseModel):
 
 
 class FleetRolloutRequest(BaseModel):
+    model_config = STRICT
     series: dict[str, Any] = Field(description='{"prefix": "pump_"} or {"ids": [...]}')
     candidate: FleetCandidate
     strategy: Literal["shadow", "canary"]
@@ -138,7 +153,7 @@ class FeedbackRequest(BaseModel):
             "example": {"timestamps": [1767225900], "values": [93.5], "labels": [True]}
         }
     )
-    timestamps: list[int]
+    timestamps: list[Timestamp]
     values: list[float]
     labels: list[bool] = Field(description="Was each point truly anomalous?")
 

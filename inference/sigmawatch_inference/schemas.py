@@ -6,9 +6,27 @@ are the documented contract, and tests check real answers against them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+# What the service takes as a timestamp: positive Unix seconds that fit in int64.
+Timestamp = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# A duration as written in specs and settings (sigmawatch.durations).
+DURATION = r"^([0-9]{1,6}[smhd]){1,4}$"
+
+
+def _iso_only(value: object) -> object:
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"[-+]?[0-9.eE+-]+")
+# A query date-time: ISO 8601 only (pydantic alone would take Unix seconds too).
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class DetectorSpecModel(BaseModel):
@@ -21,7 +39,7 @@ class DetectorSpecModel(BaseModel):
 
 
 class PointModel(BaseModel):
-    timestamp: int = Field(description="Unix seconds, positive.")
+    timestamp: Timestamp = Field(description="Unix seconds, positive.")
     value: float
 
 
@@ -36,7 +54,7 @@ class TrainRequest(BaseModel):
             }
         }
     )
-    timestamps: list[int] | None = Field(
+    timestamps: list[Timestamp] | None = Field(
         None, description="Strictly increasing Unix seconds (10,000 to 100,000 of them)."
     )
     values: list[float] | None = Field(None, description="One value per timestamp.")
@@ -48,7 +66,7 @@ class TrainRequest(BaseModel):
 
 
 class DatasetRequest(BaseModel):
-    timestamps: list[int] | None = None
+    timestamps: list[Timestamp] | None = None
     values: list[float] | None = None
     points: list[PointModel] | None = None
 
@@ -109,7 +127,7 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"example": {"timestamp": 1767225900, "value": 73.2}}
     )
-    timestamp: int
+    timestamp: Timestamp
     value: float
 
 
@@ -125,14 +143,17 @@ class PredictResponse(BaseModel):
 
 
 class BatchItem(BaseModel):
-    series_id: str
-    timestamps: list[int]
+    series_id: str = Field(pattern=r"^[A-Za-z0-9_]{1,128}$")
+    timestamps: list[Timestamp]
     values: list[float]
     version: str | None = Field(None, description="e.g. v3; production when absent.")
 
 
 class BatchRequest(BaseModel):
-    items: list[BatchItem]
+    # Any item is taken: one that is no BatchItem gets its own error result (PRED-5).
+    items: list[BatchItem | Any] = Field(
+        description="BatchItems; an item that is not one fails alone, in its result."
+    )
 
 
 class ErrorBody(BaseModel):

@@ -26,6 +26,9 @@ from sigmawatch_inference.predictor import Predictor
 from sigmawatch_inference.resolver import ModelResolver
 from sigmawatch_inference.rollout_loop import RolloutLoop
 from sigmawatch_inference.routing import RoutingTable
+from sigmawatch_inference.security.bootstrap import ensure_bootstrap_key
+from sigmawatch_inference.security.keys import KeyCache
+from sigmawatch_inference.security.ratelimits import RateLimits
 from sigmawatch_inference.settings import ServiceSettings
 from sigmawatch_inference.stats_buffer import StatsBuffer, TrackBuffer
 from sigmawatch_inference.storage_monitor import STARTING, StorageMonitor, StorageState
@@ -62,9 +65,13 @@ class Services:
     rollouts: RolloutLoop | None = None
     routing: RoutingTable = field(default_factory=RoutingTable)
     tracks: TrackBuffer = field(init=False)
+    keys: KeyCache = field(init=False)
+    # SEC-2; built by the app's lifespan, in the event loop its storage is bound to.
+    limits: RateLimits | None = None
 
     def __post_init__(self) -> None:
         self.tracks = TrackBuffer(self.settings.track, self.settings.stats_bucket_s)
+        self.keys = KeyCache(self.settings.api_key_cache_s)
 
     def start(self) -> None:
         """Blocking start-up, retried with backoff until it succeeds or `stop()`.
@@ -92,6 +99,8 @@ class Services:
         self.registry = self.open_registry(settings)
         log.info("registry ready")
         self.store = self.open_store(settings)
+        if settings.admin_api_key is not None:
+            ensure_bootstrap_key(self.registry, settings.admin_api_key.get_secret_value())
         cache = self.cache = ModelCache(
             settings.cache_max_entries, settings.cache_max_bytes, settings.cache_ttl_s
         )
@@ -114,6 +123,7 @@ class Services:
             routing=self.routing,
             stats=stats,
             tracks=self.tracks,
+            keys=self.keys,
             settings=settings,
         )
         # Listen before warming up, so no change slips between the two.

@@ -1,15 +1,18 @@
-"""The service's settings: training's and storage's, plus serving and process ones."""
+"""The service's settings: training's and storage's, access (security/settings.py),
+plus serving and process ones."""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from sigmawatch.settings import TrainingSettings
+from sigmawatch.settings import ConfigError, TrainingSettings, env_name
+from sigmawatch_inference.security.settings import AccessSettings
 
 
-class ServiceSettings(TrainingSettings):
+class ServiceSettings(TrainingSettings, AccessSettings):
     # Prediction warnings (VAL-7)
     future_tolerance_s: int = Field(
         default=3_600, ge=0, description="Warn when a timestamp is this far ahead of now."
@@ -71,6 +74,56 @@ class ServiceSettings(TrainingSettings):
         description="This pod's track: an Istio rollout between two inference Deployments "
         "compares their requests by it.",
     )
+
+    # Request guards (SEC-1, SEC-5)
+    allowed_hosts: str = Field(
+        default="localhost,127.0.0.1,[::1]",
+        description="Host names requests may be addressed to (any port), comma-separated; "
+        "`*.example.com` allows subdomains, `*` any host (DNS rebinding).",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Origins allowed to call the API from a browser (CORS), comma-separated; "
+        "empty: none.",
+    )
+    batch_max_items: int = Field(
+        default=10_000, ge=1, description="Most items in one `POST /v1/predict`."
+    )
+    batch_load_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Models one batch request loads at once (each holds a worker thread).",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a connection has to send a whole request head before it is closed.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request body may pause between two chunks before it is closed.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) to serve HTTPS with; needs `tls_key_file`.",
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of `tls_cert_file`."
+    )
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ConfigError(
+                f"set both {env_name('tls_cert_file')} and {env_name('tls_key_file')}, or neither"
+            )
+        return self
 
     # Process
     host: str = Field(default="127.0.0.1", description="Address `sigmawatch serve` binds.")

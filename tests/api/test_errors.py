@@ -30,6 +30,11 @@ def post(path: str, body: Any) -> Call:
     return lambda c: c.post(path, json=body)
 
 
+def twice(call: Call) -> Call:
+    """The second of two identical calls."""
+    return lambda c: (call(c), call(c))[1]
+
+
 def corrupt_training(kind: str) -> dict[str, Any]:
     timestamps, values = series_data(12_000)
     ts, vs = timestamps.tolist(), values.tolist()
@@ -123,8 +128,31 @@ CASES: dict[ErrorCode, tuple[Call, int, str | None]] = {
     ),
     ErrorCode.ROLLOUT_NOT_FOUND: (lambda c: c.get("/v1/series/err_base/rollout"), 404, "hint"),
     ErrorCode.ROLLOUT_NOT_ACTIVE: (post("/v1/series/err_base/rollout/pause", {}), 409, "series_id"),
+    ErrorCode.API_KEY_NOT_FOUND: (post("/v1/apikeys/nobody/revoke", {}), 404, "name"),
+    ErrorCode.API_KEY_EXISTS: (
+        twice(post("/v1/apikeys", {"name": "twin", "role": "viewer"})),
+        409,
+        "name",
+    ),
     ErrorCode.NOT_FOUND: (lambda c: c.get("/v2/nothing"), 404, "path"),
     ErrorCode.METHOD_NOT_ALLOWED: (lambda c: c.delete("/v1/predict"), 405, "path"),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (
+        lambda c: c.post(
+            "/v1/series/e1/train", content=b"{}", headers={"content-type": "text/plain"}
+        ),
+        415,
+        "accepted",
+    ),
+    ErrorCode.HOST_NOT_ALLOWED: (
+        lambda c: c.get("/v1/models", headers={"host": "rebound.example"}),
+        400,
+        "host",
+    ),
+    ErrorCode.TOO_MANY_ITEMS: (
+        post("/v1/predict", {"items": [{"series_id": "e1", "timestamps": [TS]}] * 10_001}),
+        413,
+        "max_items",
+    ),
 }
 # Produced by their own tests below or in other modules, named here so the
 # coverage check knows where they are.
@@ -137,6 +165,12 @@ ELSEWHERE = {
     ErrorCode.ROLLOUT_DRIVER_MISMATCH: "tests/api/test_rollouts.py: the API and a ModelRollout",
     ErrorCode.DATA_NOT_FOUND: "tests/cluster: a training Job whose series has no data",
     ErrorCode.INTERNAL_ERROR: "not producible on purpose: any unexpected exception",
+    ErrorCode.REQUEST_TIMEOUT: "tests/api/test_abuse_timeouts.py: half-sent requests",
+    ErrorCode.MALFORMED_REQUEST: "tests/api/test_abuse_timeouts.py: bytes that are not HTTP",
+    ErrorCode.UNAUTHENTICATED: "tests/api/test_auth.py: every route as nobody",
+    ErrorCode.INVALID_CREDENTIALS: "tests/api/test_auth.py: expired, revoked keys, bad tokens",
+    ErrorCode.FORBIDDEN: "tests/api/test_auth.py: every route as each role",
+    ErrorCode.RATE_LIMITED: "tests/api/test_ratelimits.py: per series and per client, shared",
 }
 
 

@@ -102,3 +102,38 @@ def test_a_body_that_is_not_a_batch_fails_the_request() -> None:
         with pytest.raises(SigmawatchError) as caught:
             parsing.parse_batch(body)
         assert caught.value.code is code
+
+
+def test_a_batch_over_the_item_limit_is_refused_before_its_items_are_parsed() -> None:
+    """SEC-1: SIGMAWATCH_BATCH_MAX_ITEMS, named in the error with the count."""
+    item = {"series_id": "s", "timestamps": [1], "values": [1.0]}
+    body = orjson.dumps({"items": [item] * 11})
+    assert len(parsing.parse_batch(body, max_items=11)) == 11
+    for unnamed in (False, True):
+        # Items without their series_id escape the cheap count; the exact one catches them.
+        items = [{"timestamps": [1]} if unnamed else item] * 12
+        with pytest.raises(SigmawatchError) as caught:
+            parsing.parse_batch(orjson.dumps({"items": items}), max_items=11)
+        assert caught.value.code is ErrorCode.TOO_MANY_ITEMS
+        assert caught.value.details == {"max_items": 11, "items": 12}
+
+
+def test_nul_in_any_json_string_is_refused() -> None:
+    """SEC-1: PostgreSQL refuses NUL in text; it is refused here, whichever field holds it."""
+    for body in (
+        b'{"series": {"prefix": "a\\u0000"}}',
+        b'{"candidate": {"trainingRun": "run\\u0000"}}',
+        b'{"analysis": {"k\\u0000": 1}}',
+        b'{"items": [[["\\u0000"]]]}',
+    ):
+        with pytest.raises(SigmawatchError) as caught:
+            parsing.parse_json_object(body)
+        assert caught.value.code is ErrorCode.INVALID_REQUEST, body
+    # A backslash followed by "u0000" is six ordinary characters.
+    assert parsing.parse_json_object(b'{"note": "\\\\u0000"}') == {"note": "\\u0000"}
+
+
+def test_bad_items_keep_no_traceback() -> None:
+    """Their frames would refer back to them: one cycle per bad item for the collector."""
+    body = orjson.dumps({"items": [{"series_id": "bad-id"}] * 3})
+    assert all(e.__traceback__ is None for e in parsing.parse_batch(body))  # type: ignore[union-attr]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import API
+from sigmawatch_inference.offload import OFF_LOOP_ITEMS
 from sigmawatch_inference.points import PointsRequest, Prediction
 from support.data import START
 from support.serving import Stack, run_async
@@ -140,3 +143,46 @@ def test_a_rollback_notice_moves_the_answer_to_the_new_version(stack: Stack) -> 
     stack.memory.set_production("moved", 1, by=API)
     stack.cache.drop_series("moved")  # what the listener does on the notification
     assert run_async(stack.predictor.predict(point("moved"))).version == 1
+
+
+def test_a_batch_loads_a_bounded_number_of_models_at_once(stack: Stack) -> None:
+    """SEC-1: 30 unknown series load through 3 workers, not 30 threads at once."""
+    stack.predictor.settings = stack.settings.model_copy(update={"batch_load_concurrency": 3})
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def slow_lookup(*_: object) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+
+    stack.spy.before["get_production"] = slow_lookup
+    answers = run_async(stack.predictor.predict_many([point(f"u{i}") for i in range(30)]))
+    assert all(isinstance(a, SigmawatchError) for a in answers)
+    assert stack.spy.calls["get_production"] == 30
+    assert most[0] == 3
+
+
+def test_a_large_batch_is_scored_off_the_event_loop(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SEC-1: a batch of OFF_LOOP_ITEMS items leaves the loop free; a small one stays on it."""
+    stack.train("big")
+    score = stack.predictor._score
+    threads: list[threading.Thread] = []
+
+    def spy(*args: Any) -> Prediction:
+        threads.append(threading.current_thread())
+        return score(*args)
+
+    monkeypatch.setattr(stack.predictor, "_score", spy)
+
+    async def both() -> threading.Thread:
+        await stack.predictor.predict_many([point("big")] * OFF_LOOP_ITEMS)
+        await stack.predictor.predict_many([point("big")] * 3)
+        return threading.current_thread()
+
+    loop = run_async(both())
+    assert [t is loop for t in threads] == [False] * OFF_LOOP_ITEMS + [True] * 3

@@ -38,6 +38,11 @@ from support.data import series_data
         ),
         ({"SIGMAWATCH_DB_POOL_MAX": "many"}, ServiceSettings, "SIGMAWATCH_DB_POOL_MAX: "),
         (
+            {"SIGMAWATCH_TLS_CERT_FILE": "/etc/tls/tls.crt"},
+            ServiceSettings,
+            "set both SIGMAWATCH_TLS_CERT_FILE and SIGMAWATCH_TLS_KEY_FILE, or neither",
+        ),
+        (
             {"SIGMAWATCH_OPERATOR_METRICS_PORT": "-1"},
             OperatorConfig,
             "SIGMAWATCH_OPERATOR_METRICS_PORT: ",

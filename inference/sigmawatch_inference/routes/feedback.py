@@ -34,6 +34,7 @@ from sigmawatch_inference.parsing import read_json_object, require_field
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.rollout_schemas import FeedbackRequest, FeedbackResponse, VersionStats
 from sigmawatch_inference.routes import ERRORS, body_doc
+from sigmawatch_inference.schemas import DURATION, IsoDatetime
 from sigmawatch_inference.services import Services
 
 
@@ -57,12 +58,17 @@ def _window(
     if since is not None:
         return since, end
     try:
-        seconds = parse_duration(window or "1h")
+        return end - timedelta(seconds=parse_duration(window or "1h")), end
     except ValueError as exc:
         raise SigmawatchError(
             ErrorCode.INVALID_REQUEST, str(exc), window=(window or "")[:40]
         ) from None
-    return end - timedelta(seconds=seconds), end
+    except OverflowError:  # a window reaching before year 1, or beyond any timedelta
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST,
+            "the window reaches outside the dates the service can represent",
+            window=(window or "1h")[:40],
+        ) from None
 
 
 def build(services: Services) -> APIRouter:
@@ -106,9 +112,12 @@ def build(services: Services) -> APIRouter:
     async def stats(
         series_id: str,
         version: str,
-        window: Annotated[str | None, Query(description="e.g. 15m, 1h, 1d; default 1h")] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        window: Annotated[
+            str | None,
+            Query(description="e.g. 15m, 1h, 1d; default 1h", pattern=DURATION),
+        ] = None,
+        since: IsoDatetime | None = None,
+        until: IsoDatetime | None = None,
     ) -> Any:
         validate_series_id(series_id)
         number = parse_version(version)

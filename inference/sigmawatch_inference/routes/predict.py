@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from sigmawatch.audit import current_actor
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.validation import format_version, validate_series_id
+from sigmawatch_inference import offload
 from sigmawatch_inference.parsing import (
     parse_point,
     parse_version_param,
@@ -15,7 +18,7 @@ from sigmawatch_inference.parsing import (
     read_json_object,
     route_key,
 )
-from sigmawatch_inference.points import Prediction
+from sigmawatch_inference.points import PointsRequest, Prediction
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
@@ -24,6 +27,7 @@ from sigmawatch_inference.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from sigmawatch_inference.security.ratelimits import RateLimits, client_of
 from sigmawatch_inference.services import Services
 
 SINGLE_PREDICT_PARAMETERS: dict[str, Any] = {
@@ -58,6 +62,11 @@ def build(services: Services) -> APIRouter:
         body = await read_json_object(request)
         point = parse_point(series_id, version, body, route_key(request))
         _, _, predictor = services.require()
+        if services.limits is not None:
+            client = client_of(current_actor())
+            refused = await services.limits.predictions(client, {series_id: point.values.size})
+            if refused:
+                raise refused[series_id]
         answer = await predictor.predict(point)
         return OrjsonResponse(
             {
@@ -80,13 +89,36 @@ def build(services: Services) -> APIRouter:
         summary="Score many points of one or many series (PRED-5)",
     )
     async def predict_batch(request: Request) -> Any:
-        items = await read_batch(request)
+        items = await read_batch(request, services.settings.batch_max_items)
         _, _, predictor = services.require()
+        if services.limits is not None:
+            items = await _within_limits(services.limits, items)
         answers = await predictor.predict_many(items)
-        results = [_render(answer, item) for answer, item in zip(answers, items, strict=True)]
-        return OrjsonResponse({"results": results})
+
+        def render() -> OrjsonResponse:
+            results = [_render(answer, item) for answer, item in zip(answers, items, strict=True)]
+            return OrjsonResponse({"results": results})
+
+        return await offload.run(len(items), render)  # 10,000 results: ~30 ms
 
     return router
+
+
+async def _within_limits(
+    limits: RateLimits, items: list[PointsRequest | SigmawatchError]
+) -> list[PointsRequest | SigmawatchError]:
+    """The batch with the items of series over their limit turned into that error (SEC-2)."""
+    points: Counter[str] = Counter()
+    for item in items:
+        if isinstance(item, PointsRequest):
+            points[item.series_id] += item.values.size
+    refused = await limits.predictions(client_of(current_actor()), points)
+    if not refused:
+        return items
+    return [
+        refused.get(item.series_id, item) if isinstance(item, PointsRequest) else item
+        for item in items
+    ]
 
 
 def _render(answer: Prediction | SigmawatchError, item: object) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sigmawatch.registry.errors import model_not_found
 from sigmawatch.registry.rollout_records import Driver, RolloutMember, RolloutRecord
 from sigmawatch.rollouts import driver
 from sigmawatch.rollouts.spec import invalid, parse_rollout_spec
-from sigmawatch.validation import parse_version, validate_series_id
+from sigmawatch.validation import parse_rollout_name, parse_version, validate_series_id
 from sigmawatch_inference.parsing import read_json_object, require_field
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.rollout_schemas import (
@@ -48,15 +48,6 @@ def view(registry: Registry, record: RolloutRecord) -> dict[str, Any]:
     return record.to_dict() | {
         "transitions": [t.to_dict() for t in registry.transitions(record.rollout_id)]
     }
-
-
-def rollout_id(name: str) -> int:
-    digits = name.removeprefix("r")
-    if not digits.isdigit():
-        raise SigmawatchError(
-            ErrorCode.ROLLOUT_NOT_FOUND, "rollouts are named r1, r2, ...", rollout=name[:40]
-        )
-    return int(digits)
 
 
 def act(registry: Registry, record: RolloutRecord, action: str) -> RolloutRecord:
@@ -228,7 +219,7 @@ def build(services: Services) -> APIRouter:
         summary="One rollout",
     )
     async def get_rollout(rollout: str) -> Any:
-        number = rollout_id(rollout)
+        number = parse_rollout_name(rollout)
         registry, _, _ = services.require()
         return OrjsonResponse(
             await to_thread.run_sync(lambda: view(registry, registry.get_rollout(number)))
@@ -241,7 +232,7 @@ def build(services: Services) -> APIRouter:
         summary="Pause, resume or abort a rollout",
     )
     async def change_rollout(rollout: str, action: str) -> Any:
-        number = rollout_id(rollout)
+        number = parse_rollout_name(rollout)
         registry, _, _ = services.require()
         return OrjsonResponse(
             await to_thread.run_sync(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from anyio import to_thread
+from anyio import from_thread, to_thread
 from fastapi import APIRouter, Request
 
+from sigmawatch.audit import current_actor
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.sources import store_dataset
 from sigmawatch.stats import data_hash
@@ -21,6 +22,7 @@ from sigmawatch_inference.schemas import (
     TrainRequest,
     TrainResponse,
 )
+from sigmawatch_inference.security.ratelimits import client_of
 from sigmawatch_inference.services import Services
 
 
@@ -62,6 +64,12 @@ def build(services: Services) -> APIRouter:
         if not isinstance(promote, bool):
             raise SigmawatchError(ErrorCode.INVALID_REQUEST, "promote must be true or false")
         registry, store, _ = services.require()
+        limits = services.limits
+        client = client_of(current_actor())
+
+        def admit() -> None:  # SEC-2: checked before a new version's work, counted after it
+            if limits is not None:
+                from_thread.run(limits.check_training, client, series_id)
 
         def run() -> TrainResult:
             return train_series(
@@ -74,6 +82,7 @@ def build(services: Services) -> APIRouter:
                 detector=body.get("detector"),
                 promote=promote,
                 source="api",
+                admit=admit,
             )
 
         try:
@@ -82,6 +91,8 @@ def build(services: Services) -> APIRouter:
             metrics.trainings.labels("rejected").inc()
             raise
         metrics.trainings.labels("created" if result.created else "existing").inc()
+        if limits is not None and result.created:
+            await limits.count_training(client, series_id)
         if result.created:
             metrics.training_duration.observe(result.training_ms / 1000.0)
             metrics.training_ms.add(result.training_ms)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
@@ -16,6 +15,7 @@ from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
     CatalogueResponse,
+    IsoDatetime,
     RollbackRequest,
     RollbackResponse,
     VersionList,
@@ -109,14 +109,18 @@ def build(services: Services) -> APIRouter:
         summary="Search the catalogue of all versions (REG-5)",
     )
     async def catalogue(
-        series_prefix: Annotated[str | None, Query(max_length=128)] = None,
-        detector: Annotated[str | None, Query(description="Detector kind")] = None,
-        status: Annotated[str | None, Query(description="active or archived")] = None,
+        series_prefix: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+        detector: Annotated[
+            Literal["zscore", "mad"] | None, Query(description="Detector kind")
+        ] = None,
+        status: Annotated[
+            Literal["active", "archived"] | None, Query(description="active or archived")
+        ] = None,
         production: Annotated[bool, Query(description="Only production versions")] = False,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
+        created_after: IsoDatetime | None = None,
+        created_before: IsoDatetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: str | None = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=400)] = None,
     ) -> Any:
         registry, _, _ = services.require()
         query = CatalogueQuery(

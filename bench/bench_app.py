@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from sigmawatch.logs import configure_logging
 from sigmawatch.settings import load_settings
 from sigmawatch_inference.app import create_app
+from sigmawatch_inference.http_server import uvicorn_options
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.settings import ServiceSettings
 
@@ -50,18 +51,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    configure_logging(load_settings(ServiceSettings).log_level)
+    settings = load_settings(ServiceSettings, host="127.0.0.1", port=args.port, access_log=False)
+    configure_logging(settings.log_level)
     # The options of sigmawatch_inference.cli.serve (one worker), access log off.
-    uvicorn.run(
-        create_bench_app(),
-        host="127.0.0.1",
-        port=args.port,
-        access_log=False,
-        log_config=None,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run(create_bench_app(), **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

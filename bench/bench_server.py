@@ -67,11 +67,17 @@ class BenchServer:
             time.sleep(0.1)
         raise RuntimeError(f"bench server not ready in {START_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            headers = {"Content-Type": "application/json"} if body is not None else {}
-            connection.request(method, path, body=body, headers=headers)
+            sent = {"Content-Type": "application/json"} if body is not None else {}
+            connection.request(method, path, body=body, headers={**sent, **(headers or {})})
             response = connection.getresponse()
             return response.status, response.read()
         finally:

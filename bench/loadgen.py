@@ -63,7 +63,15 @@ def require_wrk() -> None:
         raise WrkMissingError(WRK_MISSING)
 
 
-def run_wrk(url: str, body_file: Path, *, connections: int, duration_s: int) -> WrkResult:
+def run_wrk(
+    url: str,
+    body_file: Path,
+    *,
+    connections: int,
+    duration_s: int,
+    api_key: str | None = None,
+    authorization: str | None = None,
+) -> WrkResult:
     """One closed-loop wrk run: `connections` requests in flight for `duration_s` seconds.
 
     One wrk thread, so the generator takes one of the two cores and the
@@ -82,6 +90,10 @@ def run_wrk(url: str, body_file: Path, *, connections: int, duration_s: int) -> 
         url,
     ]
     env = {**os.environ, "BENCH_BODY": str(body_file), "BENCH_MAX_REQUESTS": str(MAX_REQUESTS)}
+    if api_key is not None:
+        env["BENCH_API_KEY"] = api_key
+    if authorization is not None:
+        env["BENCH_AUTHORIZATION"] = authorization
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=duration_s + 30, check=False
     )

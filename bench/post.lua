@@ -1,12 +1,22 @@
--- wrk script: POST the file named by $BENCH_BODY on every request, stop a
--- thread after $BENCH_MAX_REQUESTS responses, and print one machine-readable
--- summary line (wrk --latency prints no P95).
+-- wrk script: POST the file named by $BENCH_BODY on every request (with
+-- $BENCH_API_KEY as X-API-Key, $BENCH_AUTHORIZATION as Authorization, when
+-- set), stop a thread after
+-- $BENCH_MAX_REQUESTS responses, and print one machine-readable summary line
+-- (wrk --latency prints no P95).
 local path = assert(os.getenv("BENCH_BODY"), "BENCH_BODY is not set")
 local file = assert(io.open(path, "rb"))
 wrk.method = "POST"
 wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "application/json"
+local key = os.getenv("BENCH_API_KEY")
+if key and key ~= "" then
+  wrk.headers["X-API-Key"] = key
+end
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+if authorization and authorization ~= "" then
+  wrk.headers["Authorization"] = authorization
+end
 
 local cap = tonumber(os.getenv("BENCH_MAX_REQUESTS") or "") or math.huge
 local seen = 0

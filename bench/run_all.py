@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import bench_auth
 import bench_batch
 import bench_predict
 import bench_rollouts
@@ -31,6 +32,7 @@ def benchmarks(budget: Budget) -> list[tuple[str, Callable[[], list[Row]]]]:
         (bench_predict.NAME, lambda: bench_predict.run(budget)),
         (bench_batch.NAME, lambda: bench_batch.run(budget)),
         (bench_rollouts.NAME, lambda: bench_rollouts.run(budget)),
+        (bench_auth.NAME, lambda: bench_auth.run(budget)),
         (bench_train.NAME, bench_train.run),
     ]
 

@@ -77,6 +77,17 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return parse_json_object(body)
 
 
+def only_fields(
+    body: dict[str, Any], allowed: frozenset[str], code: ErrorCode = ErrorCode.INVALID_REQUEST
+) -> None:
+    """`code` naming the first field of `body` outside `allowed` (bodies that refuse extras)."""
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise SigmawatchError(
+            code, f"the body has no field {extra[0]!r}", field=extra[0], allowed=sorted(allowed)
+        )
+
+
 def require_field(document: dict[str, Any], name: str, *, where: str = "body") -> Any:
     if name not in document:
         raise SigmawatchError(

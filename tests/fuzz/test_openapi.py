@@ -46,6 +46,7 @@ def test_every_operation_keeps_the_contract_it_publishes(
     victim = {"name": "fuzz-victim", "role": "viewer"}  # the one key the fuzzer may revoke
     assert httpx.post(f"{service.url}/v1/apikeys", json=victim, headers=admin).status_code == 201
     report = artifacts_dir / "fuzz"
+    report.mkdir(parents=True, exist_ok=True)
     run = subprocess.run(
         [
             str(Path(sys.executable).with_name("st")),
@@ -71,6 +72,7 @@ def test_every_operation_keeps_the_contract_it_publishes(
             str(report),
         ],
         env=clean_env(),
+        cwd=report,  # where st keeps its own state
         capture_output=True,
         text=True,
         timeout=600,

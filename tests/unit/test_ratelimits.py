@@ -79,3 +79,14 @@ def test_a_client_is_its_credentials_else_its_address() -> None:
     assert client_of(Actor("key/etl", "10.0.0.7")) == "key/etl"
     assert client_of(Actor("token/alice", "10.0.0.7")) == "token/alice"
     assert client_of(Actor("anonymous", "10.0.0.7")) == "address/10.0.0.7"
+
+
+def test_a_single_prediction_is_refused_by_either_limit() -> None:
+    limits = RateLimits(SMALL)
+    for _ in range(5):
+        run_async(limits.prediction("key/a", "s1", 1))
+    assert refused(limits.prediction("key/a", "s1", 1)).details["scope"] == (
+        "predictions of a series"
+    )
+    run_async(limits.prediction("key/a", "s2", 1))  # key/a: 7 of 8
+    assert refused(limits.prediction("key/a", "s3", 2)).details["scope"] == "client predictions"

@@ -13,7 +13,7 @@ from sigmawatch.access import new_api_key
 from sigmawatch.audit import AuditQuery, current_actor
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.validation import validate_series_id
-from sigmawatch_inference.parsing import read_json_object, require_field
+from sigmawatch_inference.parsing import only_fields, read_json_object, require_field
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import IsoDatetime
@@ -49,11 +49,7 @@ def build(services: Services) -> APIRouter:
     )
     async def create_key(request: Request) -> Any:
         body = await read_json_object(request)
-        extra = sorted(set(body) - KEY_FIELDS)
-        if extra:
-            raise SigmawatchError(
-                ErrorCode.INVALID_REQUEST, f"the body has no field {extra[0]!r}", field=extra[0]
-            )
+        only_fields(body, KEY_FIELDS)
         key, new = new_api_key(
             require_field(body, "name"),
             require_field(body, "role"),

@@ -64,9 +64,7 @@ def build(services: Services) -> APIRouter:
         _, _, predictor = services.require()
         if services.limits is not None:
             client = client_of(current_actor())
-            refused = await services.limits.predictions(client, {series_id: point.values.size})
-            if refused:
-                raise refused[series_id]
+            await services.limits.prediction(client, series_id, point.values.size)
         answer = await predictor.predict(point)
         return OrjsonResponse(
             {

@@ -21,7 +21,7 @@ from sigmawatch.registry.rollout_records import Driver, RolloutMember, RolloutRe
 from sigmawatch.rollouts import driver
 from sigmawatch.rollouts.spec import invalid, parse_rollout_spec
 from sigmawatch.validation import parse_rollout_name, parse_version, validate_series_id
-from sigmawatch_inference.parsing import read_json_object, require_field
+from sigmawatch_inference.parsing import only_fields, read_json_object, require_field
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.rollout_schemas import (
     FleetRolloutRequest,
@@ -34,14 +34,6 @@ from sigmawatch_inference.services import Services
 
 SPEC_FIELDS = frozenset({"strategy", "steps", "analysis"})
 ACTIONS = ("pause", "resume", "abort")
-
-
-def _fields(body: dict[str, Any], allowed: frozenset[str]) -> None:
-    extra = sorted(set(body) - allowed)
-    if extra:
-        raise invalid(
-            f"the body has no field {extra[0]!r}", field=extra[0], allowed=sorted(allowed)
-        )
 
 
 def view(registry: Registry, record: RolloutRecord) -> dict[str, Any]:
@@ -122,7 +114,7 @@ def build(services: Services) -> APIRouter:
     async def start_series(series_id: str, request: Request) -> Any:
         validate_series_id(series_id)
         body = await read_json_object(request)
-        _fields(body, SPEC_FIELDS | {"candidate"})
+        only_fields(body, SPEC_FIELDS | {"candidate"}, ErrorCode.INVALID_ROLLOUT)
         spec = parse_rollout_spec(body)
         registry, _, _ = services.require()
 
@@ -143,7 +135,7 @@ def build(services: Services) -> APIRouter:
     )
     async def start_fleet(request: Request) -> Any:
         body = await read_json_object(request)
-        _fields(body, SPEC_FIELDS | {"candidate", "series"})
+        only_fields(body, SPEC_FIELDS | {"candidate", "series"}, ErrorCode.INVALID_ROLLOUT)
         spec = parse_rollout_spec(body)
         registry, _, _ = services.require()
 

@@ -20,7 +20,7 @@ from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry
 from sigmawatch_inference.security.keys import KeyCache
 from sigmawatch_inference.security.settings import API_KEY, JWT, AccessSettings
-from sigmawatch_inference.security.tokens import TokenError, TokenVerifier
+from sigmawatch_inference.security.tokens import TokenError, TokenVerifier, VerifiedTokens
 
 STARTING = "service is starting; retry shortly"
 
@@ -46,6 +46,7 @@ class Identify:
         self.keys = keys
         self.registry = registry
         self.tokens = TokenVerifier(settings) if JWT in self.methods else None
+        self.verified = VerifiedTokens()
         self.challenge = ", ".join(
             c
             for c in (
@@ -86,13 +87,18 @@ class Identify:
         return Principal(f"key/{record.name}", record.role)
 
     async def _token(self, tokens: TokenVerifier, token: str) -> Principal:
-        try:
-            if tokens.may_block:
-                claims = await to_thread.run_sync(tokens.verify, token)
-            else:
-                claims = tokens.verify(token)
-        except TokenError as exc:
-            raise self.invalid(f"the bearer token is not valid: {exc}", scheme="Bearer") from None
+        claims = self.verified.known(token)
+        if claims is None:
+            try:
+                if tokens.may_block:
+                    claims = await to_thread.run_sync(tokens.verify, token)
+                else:
+                    claims = tokens.verify(token)
+            except TokenError as exc:
+                raise self.invalid(
+                    f"the bearer token is not valid: {exc}", scheme="Bearer"
+                ) from None
+            self.verified.remember(token, claims)
         return Principal(f"token/{claims.subject[:128]}", claims.role)
 
     def invalid(self, message: str, *, scheme: str) -> SigmawatchError:

@@ -9,6 +9,7 @@ clock skew. The caller's role is the highest one its role claim names.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,27 @@ class TokenError(Exception):
 class TokenClaims:
     subject: str
     role: Role | None  # None: valid, but it names no role this service knows
+    expires_at: float  # its `exp`, Unix seconds
+
+
+class VerifiedTokens:
+    """Tokens already verified, until their `exp` (no leeway): a client sends the same
+    token with every request, and verifying one costs ~45 µs, a third of a predict."""
+
+    def __init__(self, max_tokens: int = 10_000) -> None:
+        self.max_tokens = max_tokens
+        self._claims: dict[str, TokenClaims] = {}
+
+    def known(self, token: str) -> TokenClaims | None:
+        claims = self._claims.get(token)
+        if claims is not None and claims.expires_at > time.time():
+            return claims
+        return None
+
+    def remember(self, token: str, claims: TokenClaims) -> None:
+        if len(self._claims) >= self.max_tokens:  # many clients, or sprayed tokens
+            self._claims.clear()
+        self._claims[token] = claims
 
 
 class TokenVerifier:
@@ -71,7 +93,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc) or type(exc).__name__) from None
-        return TokenClaims(str(claims["sub"]), self.role_of(claims))
+        return TokenClaims(str(claims["sub"]), self.role_of(claims), float(claims["exp"]))
 
     def _key(self, token: str, header: Mapping[str, Any]) -> Any:
         if self._secret is not None:

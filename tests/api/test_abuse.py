@@ -259,8 +259,9 @@ class Beside(threading.Thread):
 
 
 def test_large_batches_leave_the_service_responsive(service: Service) -> None:
-    """SEC-1: 10,000 items of unknown series, then of one cached series, twice each: every one
-    answered within bounds, a concurrent predict's P99 under 50 ms, memory given back."""
+    """SEC-1: 10,000 items of unknown series, then of one cached series, twice each, then
+    100,000 of unknown series: every one answered within bounds, a concurrent predict's
+    P99 under 50 ms, memory given back."""
     with service.client(timeout=120) as client:
         assert client.post("/v1/series/hot/train", json=train_body()).status_code in (200, 201)
         client.post("/v1/series/hot/predict", json={"timestamp": TS, "value": 2})
@@ -282,6 +283,11 @@ def test_large_batches_leave_the_service_responsive(service: Service) -> None:
                     results = answer.json()["results"]
                     expected = "MODEL_NOT_FOUND" if name == "unknown" else None
                     assert {r.get("error", {}).get("code") for r in results} == {expected}
+            # 100,000 items of unknown series: refused before parsing, beside the same traffic.
+            started = time.monotonic()
+            answer = client.post("/v1/predict", content=items("nobody_big_", 100_000))
+            assert answer.status_code == 413
+            assert time.monotonic() - started < 2.0
         finally:
             beside.stop.set()
             beside.join(30)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import bench_auth
 import bench_batch
+import bench_catalogue
 import bench_predict
 import bench_rollouts
 import bench_train
@@ -34,6 +35,7 @@ def benchmarks(budget: Budget) -> list[tuple[str, Callable[[], list[Row]]]]:
         (bench_rollouts.NAME, lambda: bench_rollouts.run(budget)),
         (bench_auth.NAME, lambda: bench_auth.run(budget)),
         (bench_train.NAME, bench_train.run),
+        (bench_catalogue.NAME, lambda: bench_catalogue.run(repeats=10 * budget.rounds)),
     ]
 
 

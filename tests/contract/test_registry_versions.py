@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -144,6 +145,23 @@ def test_usage_counts_rank_the_warm_up(
     assert any_registry.count_served(prefix="") == 3
     assert any_registry.count_served(prefix="u1") == 1
     assert any_registry.count_served(ids=["u0", "u1", "nobody"]) == 2
+
+
+def test_the_warm_up_ranks_recent_use_above_old_use(
+    any_registry: Registry, file_store: FileStore, settings: TrainingSettings
+) -> None:
+    """MOD-7: use decays with a one-week half-life; the total count stays whole."""
+    for name in ("last_month", "today", "steady"):
+        train(any_registry, file_store, settings, name, 0)
+    now = datetime.now(UTC)
+    any_registry.record_usage({"last_month": 1_000}, at=now - timedelta(days=30))
+    any_registry.record_usage({"today": 100}, at=now)  # 1,000 * 2^-(30/7) ≈ 51 < 100
+    for days in (21, 14, 7, 0):  # 40 a week for a month: ≈ 40 + 20 + 10 + 5 = 75
+        any_registry.record_usage({"steady": 40}, at=now - timedelta(days=days))
+    assert [r.series_id for r in any_registry.most_used(3)] == ["today", "steady", "last_month"]
+    series = any_registry.get_series("last_month")
+    assert series is not None
+    assert series.usage_count == 1_000
 
 
 def test_run_outcomes_are_summarised_with_an_example_of_the_top_error(

@@ -121,12 +121,13 @@ class Registry(AccessStore, Protocol):
         ...
 
     # -- usage and change tracking -------------------------------------------------------
-    def record_usage(self, counts: Mapping[str, int]) -> None:
-        """Add prediction counts per series (warm-up ranks by them, MOD-7)."""
+    def record_usage(self, counts: Mapping[str, int], at: datetime | None = None) -> None:
+        """Add prediction counts per series, made at `at` (default now); the warm-up
+        ranks by them, decayed with age (MOD-7, sigmawatch.usage_rank)."""
         ...
 
     def most_used(self, limit: int) -> list[VersionRecord]:
-        """Production versions of the most-used series."""
+        """Production versions of the most-used series, recent use weighing most."""
         ...
 
     def clock(self) -> datetime:

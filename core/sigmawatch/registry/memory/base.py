@@ -31,6 +31,7 @@ from sigmawatch.registry.rollout_records import (
 class Series:
     record: SeriesRecord
     updated_at: datetime
+    usage_rank: float | None = None  # sigmawatch.usage_rank
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import queue
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from sigmawatch import usage_rank
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.memory.base import MemoryFeed, MemoryState, Result, atomic
@@ -17,18 +19,21 @@ REFRESH_OVERLAP = timedelta(seconds=60)
 
 class Tracking(MemoryState):
     @atomic
-    def record_usage(self, counts: Mapping[str, int]) -> None:
+    def record_usage(self, counts: Mapping[str, int], at: datetime | None = None) -> None:
+        when = (at or datetime.now(UTC)).timestamp()
         for series_id, n in counts.items():
-            if series_id in self.series:
-                usage = self.series[series_id].record.usage_count
-                self.update_series(series_id, usage_count=usage + n)
+            state = self.series.get(series_id)
+            if state is not None and n > 0:
+                state.usage_rank = usage_rank.added(state.usage_rank, n, when)
+                self.update_series(series_id, usage_count=state.record.usage_count + n)
 
     @atomic
     def most_used(self, limit: int) -> list[VersionRecord]:
-        served = [s.record for s in self.series.values() if s.record.production_version]
-        served.sort(key=lambda s: (-s.usage_count, s.series_id))
+        served = [s for s in self.series.values() if s.record.production_version]
+        served.sort(key=lambda s: (-(s.usage_rank or -math.inf), s.record.series_id))
         return [
-            self.view(self.entry(s.series_id, s.production_version or 0)) for s in served[:limit]
+            self.view(self.entry(s.record.series_id, s.record.production_version or 0))
+            for s in served[:limit]
         ]
 
     @atomic

@@ -62,7 +62,7 @@ ADVANCE_SERIES = (
 )
 MOST_USED = (
     SELECT_VERSIONS + " WHERE v.version = s.production_version"
-    " ORDER BY s.usage_count DESC, s.series_id LIMIT %s"
+    " ORDER BY s.usage_rank DESC NULLS LAST, s.series_id LIMIT %s"
 )
 COUNT_SERVED_IDS = (
     "SELECT count(*) AS n FROM series WHERE series_id = ANY(%s) AND production_version IS NOT NULL"
@@ -117,9 +117,12 @@ UNARCHIVE = (
 ADVISORY_LOCK = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
 
 # -- usage and change tracking -------------------------------------------------------
+# usage_rank gains each term by log-sum-exp (sigmawatch.usage_rank.added).
 RECORD_USAGE = (
-    "UPDATE series s SET usage_count = s.usage_count + u.n, last_used_at = now()"
-    " FROM unnest(%s::text[], %s::bigint[]) AS u(series_id, n)"
+    "UPDATE series s SET usage_count = s.usage_count + u.n, last_used_at = now(),"
+    " usage_rank = CASE WHEN s.usage_rank IS NULL THEN u.t"
+    " ELSE greatest(s.usage_rank, u.t) + ln(1 + exp(-abs(s.usage_rank - u.t))) END"
+    " FROM unnest(%s::text[], %s::bigint[], %s::float8[]) AS u(series_id, n, t)"
     " WHERE s.series_id = u.series_id"
 )
 NOW = "SELECT now() AS now"

@@ -107,9 +107,9 @@ class PostgresRegistry(RolloutMethods, AccessMethods):
 
     # -- usage and change tracking ----------------------------------------------------------------
 
-    def record_usage(self, counts: Mapping[str, int]) -> None:
+    def record_usage(self, counts: Mapping[str, int], at: datetime | None = None) -> None:
         with self._read("record_usage") as conn:
-            usage.record(conn, counts)
+            usage.record(conn, counts, at)
 
     def most_used(self, limit: int) -> list[VersionRecord]:
         with self._read("most_used") as conn:

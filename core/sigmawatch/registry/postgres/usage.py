@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
+from sigmawatch import usage_rank
 from sigmawatch.registry.postgres import _sql
 from sigmawatch.registry.postgres.connection import Conn
 from sigmawatch.registry.records import PointerState
 
 
-def record(conn: Conn, counts: Mapping[str, int]) -> None:
-    if counts:
-        conn.execute(_sql.RECORD_USAGE, (list(counts), list(counts.values())))
+def record(conn: Conn, counts: Mapping[str, int], at: datetime | None = None) -> None:
+    counted = {series_id: n for series_id, n in counts.items() if n > 0}
+    if counted:
+        when = (at or datetime.now(UTC)).timestamp()
+        terms = [usage_rank.term(n, when) for n in counted.values()]
+        conn.execute(_sql.RECORD_USAGE, (list(counted), list(counted.values()), terms))
 
 
 def clock(conn: Conn) -> datetime:

@@ -55,6 +55,11 @@ class StorageSettings(BaseSettings):
         default=None,
         description="postgresql:// URL of the registry; unset starts an embedded PostgreSQL.",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="postgresql:// URL of a read replica for the catalogue and version "
+        "statistics (SCALE-2); the primary answers while it does not.",
+    )
     artifacts_url: str | None = Field(
         default=None,
         description="Where model artifacts live: file:///path or s3://bucket/prefix; "

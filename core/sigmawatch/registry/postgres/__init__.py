@@ -25,6 +25,7 @@ def open_registry(
         database_url(settings),
         min_size=min_size or settings.db_pool_min,
         max_size=max_size or settings.db_pool_max,
+        read_url=settings.database_read_url,
     )
     try:
         registry.open()

@@ -43,16 +43,26 @@ def limits(*, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> dict[str, Any]:
     }
 
 
-def make_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Conn]:
+def make_pool(
+    url: str,
+    *,
+    min_size: int,
+    max_size: int,
+    name: str = "sigmawatch-registry",
+    checked: bool = False,
+) -> ConnectionPool[Conn]:
+    """`checked`: every connection is tested before it is lent (a replica that went away
+    is noticed at once, not by the query)."""
     return ConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"row_factory": dict_row, "autocommit": True, **limits()},
+        kwargs={"row_factory": dict_row, "autocommit": True, "application_name": name, **limits()},
         open=False,
-        name="sigmawatch-registry",
+        name=name,
         # A request waits this long for a connection, then gets a clear 503.
         timeout=POOL_WAIT_S,
+        check=ConnectionPool.check_connection if checked else None,
     )
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sigmawatch.registry.postgres.connection import Conn, connect, make_pool, translated
 from sigmawatch.registry.postgres.schema import migrate
 
+log = logging.getLogger(__name__)
+
 # How long archiving or restoring waits for another process working on the same series.
 SERIES_LOCK_WAIT_MS = 10_000
+REPLICA = "sigmawatch-replica"
+REPLICA_WAIT_S = 2.0  # for a replica connection, before the primary answers instead
+REPLICA_RETRY_S = 30.0  # after a replica failure, reads go to the primary this long
 
 
 class Pooled:
@@ -23,10 +30,17 @@ class Pooled:
         min_size: int = 1,
         max_size: int = 8,
         series_lock_wait_ms: int = SERIES_LOCK_WAIT_MS,
+        read_url: str | None = None,
     ) -> None:
         self.url = url
         self.series_lock_wait_ms = series_lock_wait_ms
         self._pool = make_pool(url, min_size=min_size, max_size=max_size)
+        self._replica = (
+            make_pool(read_url, min_size=1, max_size=max_size, name=REPLICA, checked=True)
+            if read_url
+            else None
+        )
+        self._replica_failed_at = -REPLICA_RETRY_S
 
     # -- connections -----------------------------------------------------------------
 
@@ -34,6 +48,35 @@ class Pooled:
     def _read(self, what: str) -> Iterator[Conn]:
         with translated(what), self._pool.connection() as conn:
             yield conn
+
+    @contextmanager
+    def _lagging_read(self, what: str) -> Iterator[Conn]:
+        """A read that may lag the primary by the replication delay (the catalogue,
+        version statistics): on the replica when one is configured and answers."""
+        conn = self._replica_connection()
+        if conn is None:
+            with self._read(what) as primary:
+                yield primary
+            return
+        assert self._replica is not None
+        try:
+            with translated(what):
+                yield conn
+        finally:
+            self._replica.putconn(conn)
+
+    def _replica_connection(self) -> Conn | None:
+        if self._replica is None or time.monotonic() - self._replica_failed_at < REPLICA_RETRY_S:
+            return None
+        try:
+            return self._replica.getconn(timeout=REPLICA_WAIT_S)
+        except Exception as exc:  # refused, timed out, failed its check: the primary answers
+            self._replica_failed_at = time.monotonic()
+            log.warning(
+                "read replica does not answer; reading from the primary",
+                extra={"retry_in_s": REPLICA_RETRY_S, "error": type(exc).__name__},
+            )
+            return None
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Conn]:
@@ -46,6 +89,8 @@ class Pooled:
         connect(self.url).close()
         with translated("open"):
             self._pool.open(wait=True, timeout=timeout)
+        if self._replica is not None:  # connects in the background: it may be down now
+            self._replica.open(wait=False)
 
     def migrate(self) -> list[int]:
         with self._read("migrate") as conn:
@@ -57,3 +102,5 @@ class Pooled:
 
     def close(self) -> None:
         self._pool.close()
+        if self._replica is not None:
+            self._replica.close()

@@ -71,7 +71,7 @@ class PostgresRegistry(RolloutMethods, AccessMethods):
             return versions.count_served(conn, ids=ids, prefix=prefix)
 
     def search(self, query: CatalogueQuery) -> CataloguePage:
-        with self._read("search") as conn:
+        with self._lagging_read("search") as conn:
             return catalogue.search(conn, query)
 
     # -- the production pointer ------------------------------------------------------------

@@ -108,7 +108,7 @@ class RolloutMethods(Pooled):
     def version_window(
         self, series_id: str, version: int, since: datetime, until: datetime | None = None
     ) -> VersionWindow:
-        with self._read("version_window") as conn:
+        with self._lagging_read("version_window") as conn:
             return stats.version_window(conn, series_id, version, since, until)
 
     def rollout_windows(

@@ -192,6 +192,7 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
         # uvicorn calls whatever it is given with its protocol arguments.
         "http": cast(type[asyncio.Protocol], protocol),
         "server_header": False,
+        "timeout_keep_alive": settings.keep_alive_s,
         "timeout_graceful_shutdown": 10,
     }
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:

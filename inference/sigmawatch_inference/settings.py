@@ -105,6 +105,13 @@ class ServiceSettings(TrainingSettings, AccessSettings):
         gt=0,
         description="Seconds a request body may pause between two chunks before it is closed.",
     )
+    keep_alive_s: float = Field(
+        default=65.0,
+        gt=0,
+        description="Seconds an idle keep-alive connection stays open. Longer than clients' "
+        "pools (httpx: 5 s) and load balancers' (60 s), so the client closes first and never "
+        "sends on a connection the server is closing.",
+    )
     tls_cert_file: Path | None = Field(
         default=None,
         description="PEM certificate (chain) to serve HTTPS with; needs `tls_key_file`.",

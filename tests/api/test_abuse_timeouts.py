@@ -128,3 +128,13 @@ def test_every_worker_closes_half_sent_requests(make_service: ServiceFactory) ->
     assert {a.status for a in answers} == {408}
     with service.client() as client:
         assert client.get("/liveness").headers.get("server") is None
+
+
+def test_an_idle_keep_alive_connection_outlives_the_clients_pools(strict: Service) -> None:
+    """A connection idle past httpx's 5 s pool expiry still answers: the client, not the
+    server, closes first, so no request is sent on a connection being closed."""
+    with rawhttp.connect(strict.port) as sock:
+        for pause_s in (6, 0):
+            sock.sendall(rawhttp.request_head("GET", "/liveness", strict.port))
+            assert rawhttp.one_answer(sock, timeout=10).status == 200
+            time.sleep(pause_s)

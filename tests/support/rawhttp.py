@@ -45,6 +45,26 @@ def until_closed(sock: socket.socket, *, timeout: float) -> Answer:
     return parse(b"".join(chunks), time.monotonic() - started)
 
 
+def one_answer(sock: socket.socket, *, timeout: float) -> Answer:
+    """One response on a connection that stays open (its body is Content-Length long)."""
+    started = time.monotonic()
+    sock.settimeout(timeout)
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        raw += chunk
+    answer = parse(raw, time.monotonic() - started)
+    missing = int(answer.headers.get("content-length", "0")) - len(answer.body)
+    while missing > 0:
+        chunk = sock.recv(missing)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        missing -= len(chunk)
+    return answer
+
+
 def parse(raw: bytes, seconds: float) -> Answer:
     if not raw:
         return Answer(None, {}, b"", seconds)

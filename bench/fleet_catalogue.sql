@@ -12,7 +12,7 @@ FROM generate_series(0, %(series)s - 1) AS i;
 INSERT INTO model_versions (
     series_id, version, status, detector_kind, detector_params, spec_hash, data_hash,
     n_points, stats, training_start, training_end, artifact_prefix, manifest_sha256,
-    training_ms, created_at, archived_at
+    training_ms, created_at, archived_at, is_production
 )
 SELECT 'fleet_' || lpad(i::text, 6, '0'), v,
        CASE WHEN v <= 2 THEN 'archived' ELSE 'active' END,
@@ -20,7 +20,8 @@ SELECT 'fleet_' || lpad(i::text, 6, '0'), v,
        '{}', 'spec', md5(i::text || ':' || v::text), 10000, '{}', 1, 2, 'fleet/', 'sha',
        1.0,
        timestamptz '2026-01-01' + make_interval(secs => i * %(versions)s + v),
-       CASE WHEN v <= 2 THEN timestamptz '2026-06-01' END
+       CASE WHEN v <= 2 THEN timestamptz '2026-06-01' END,
+       v = %(versions)s
 FROM generate_series(0, %(series)s - 1) AS i, generate_series(1, %(versions)s) AS v;
 
 ANALYZE series;

@@ -121,6 +121,17 @@ def test_catalogue_filters_and_pages_with_a_cursor(
     assert {r.series_id for r in mad} == {"pump_1", "pump_3", "pump_5"}
     production = any_registry.search(CatalogueQuery(series_prefix="pump_0", production_only=True))
     assert [(r.series_id, r.name) for r in production.items] == [("pump_0", "v2")]
+    any_registry.set_production("pump_0", 1, by=API)  # the filter follows the pointer
+    production = any_registry.search(CatalogueQuery(series_prefix="pump_0", production_only=True))
+    assert [(r.series_id, r.name, r.is_production) for r in production.items] == [
+        ("pump_0", "v1", True)
+    ]
+    mad_production = CatalogueQuery(detector_kind="mad", production_only=True)
+    assert {r.series_id for r in any_registry.search(mad_production).items} == {
+        "pump_1",
+        "pump_3",
+        "pump_5",
+    }
     for bad, code in (
         (CatalogueQuery(cursor="not-a-cursor"), ErrorCode.INVALID_CURSOR),
         (CatalogueQuery(detector_kind="\x00"), ErrorCode.INVALID_REQUEST),

@@ -72,7 +72,7 @@ def statement(query: CatalogueQuery, *, narrow_range: bool = False) -> tuple[str
         where.append("v.status = %s")
         args.append(query.status)
     if query.production_only:
-        where.append("v.version = s.production_version")
+        where.append("v.is_production")  # kept by a trigger on series (migration 0009)
     ranged, range_args = _range(query)
     where += ranged
     args += range_args

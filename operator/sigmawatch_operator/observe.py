@@ -71,8 +71,13 @@ def observe(
         (job_state(j) for j in jobs.list_jobs(model.namespace, model.name)),
         key=lambda j: (j.created or "", j.name),
     )
-    to_record = pick_jobs(recorded, states).to_record
-    summaries = {to_record.name: registry.run_summary(to_record.name)} if to_record else {}
+    picked = pick_jobs(recorded, states)
+    # The run to record, and the one in progress: its counts so far are its progress.
+    summaries = {
+        job.name: registry.run_summary(job.name)
+        for job in (picked.to_record, picked.active)
+        if job is not None
+    }
     series = registry.get_series(spec.series_id) if spec.series_id else None
     if spec.single:
         serving = series is not None and series.production_version is not None

@@ -57,10 +57,15 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
         last_error = _error_of(run)
         events.append(_run_event(run, last_error))
     running = plan.follow
+    pending = None
+    if running is not None and running.name in observed.summaries:  # progress so far
+        so_far = observed.summaries[running.name]
+        trained, failed = so_far.trained, so_far.failed
+        pending = max((covered or 0) - trained - failed, 0)
     if acted.started is not None:
         started = acted.started
         reason = plan.start.reason if plan.start else None
-        covered = started.series
+        covered, trained, failed, pending = started.series, 0, 0, started.series
         last_job = LastJob(started.name, "Running", reason, started_at=now)
         verb = "adopted" if started.adopted else "started"
         events.append(
@@ -88,6 +93,8 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
         "seriesCovered": covered,
         "seriesTrained": trained,
         "seriesFailed": failed,
+        # Series a run in progress has not reached yet; 0 once it ends.
+        "seriesPending": pending if training else (0 if covered is not None else None),
         "lastError": last_error,
         "appliedRetention": (
             spec.keep_versions if acted.archived is not None else recorded.applied_retention

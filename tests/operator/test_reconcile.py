@@ -67,6 +67,38 @@ def test_new_data_with_a_retrain_request_makes_v2(plant: Harness) -> None:
     assert [r.name for r in plant.registry.list_versions("pump_2")] == ["v1", "v2"]
 
 
+def test_a_fleet_run_shows_its_progress_while_it_runs(plant: Harness) -> None:
+    for i in range(50):
+        plant.write_data(f"fleet_p_{i:02d}", seed=200 + i)
+    spec = {
+        "series": {"selector": {"prefix": "fleet_p_"}},
+        "source": {"uri": plant.source_uri},
+        "job": {"seriesPerPod": 25, "parallelism": 1},
+    }
+    plant.apply("fleet-p", spec)
+    started = plant.reconcile("fleet-p").status
+    assert (started["seriesTrained"], started["seriesFailed"], started["seriesPending"]) == (
+        0,
+        0,
+        50,
+    )
+    (job,) = plant.jobs.running()
+    plant.jobs.run(
+        job, registry=plant.registry, store=plant.store, settings=plant.settings, indexes=1
+    )
+    halfway = plant.reconcile("fleet-p").status  # the Job is still running
+    assert condition(halfway, "Training")["status"] == "True"
+    trained = plant.registry.count_served(prefix="fleet_p_")  # shard 0's series, by hash
+    assert 0 < trained < 50
+    assert (halfway["seriesTrained"], halfway["seriesFailed"], halfway["seriesPending"]) == (
+        trained,
+        0,
+        50 - trained,
+    )
+    done = plant.settle("fleet-p")
+    assert (done["seriesTrained"], done["seriesFailed"], done["seriesPending"]) == (50, 0, 0)
+
+
 def test_fleet_of_fifty_series_is_one_job_with_counts(plant: Harness) -> None:
     for i in range(50):
         plant.write_data(f"fleet_a_{i:02d}", seed=100 + i)

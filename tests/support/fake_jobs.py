@@ -86,8 +86,10 @@ class FakeJobs:
         registry: Registry,
         store: FileStore,
         settings: TrainingSettings,
+        indexes: int | None = None,
     ) -> list[int]:
-        """Run every index of the Job to its end; returns each index's exit status."""
+        """Run every index of the Job to its end, or only the first `indexes` (the Job
+        stays active, as mid-run); returns each index's exit status."""
         job = self.jobs[name]
         spec = job["spec"]
         container = spec["template"]["spec"]["containers"][0]
@@ -99,7 +101,7 @@ class FakeJobs:
         env = {e["name"]: e.get("value", "") for e in container["env"]}
         run = training_job.from_args(parser.parse_args(args[1:]), env)
         exits = []
-        for index in range(spec["completions"]):
+        for index in range(spec["completions"] if indexes is None else indexes):
             attempt = dataclasses.replace(run, shard_index=index)
             for _ in range(spec["backoffLimitPerIndex"] + 1):
                 try:
@@ -112,7 +114,8 @@ class FakeJobs:
                 if code is Exit.OK or code in training_job.NO_RETRY:
                     break
             exits.append(int(code))
-        self._finish(job, exits)
+        if indexes is None:
+            self._finish(job, exits)
         return exits
 
     def _finish(self, job: dict[str, Any], exits: list[int]) -> None:

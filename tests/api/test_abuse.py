@@ -295,7 +295,9 @@ def test_large_batches_leave_the_service_responsive(service: Service) -> None:
     assert not beside.failed
     assert len(beside.seconds) >= 100
     assert beside.p99_ms() < 50.0, f"P99 {beside.p99_ms():.0f} ms over {len(beside.seconds)}"
-    # Scored on the event loop, 10,000 items held every other request for ~0.5 s.
-    assert max(beside.seconds) < 0.3, f"one predict waited {max(beside.seconds):.2f} s"
+    # Scored on the event loop, each 10,000-item batch held every other request for ~0.5 s:
+    # a stall per batch. One slow predict is allowed for a loaded test machine.
+    stalled = [round(s, 2) for s in beside.seconds if s > 0.25]
+    assert len(stalled) <= 1, f"predicts that waited over 0.25 s: {stalled}"
     # 20,000 unknown series leave their cached "no model" answers (~40 MB at most) behind.
     assert grown_mb < 100, f"RSS grew {grown_mb:.0f} MB"

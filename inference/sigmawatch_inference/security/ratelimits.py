@@ -139,39 +139,31 @@ class RateLimits:
     ) -> dict[str, SigmawatchError]:
         """Count a request's points (`per_series`: series → points). Raises RATE_LIMITED
         over the client's limit; returns the series over theirs, with their error."""
-        limits, tally = self.limits, self._tally
-        await tally.hand_over_due(self._run)
-        total = sum(per_series.values())
-        refusal = await tally.add(
-            limits.client_predictions, "client predictions", f"client:{client}", total
-        )
-        if refusal is not None:
-            raise _error(refusal)
+        await self._client_points(client, sum(per_series.values()))
         series = list(per_series.items())
-        refusals = await self._run(
-            [
-                tally.add(
-                    limits.series_predictions, "predictions of a series", f"series:{s}", points
-                )
-                for s, points in series
-            ]
-        )
+        refusals = await self._run([self._series_points(s, points) for s, points in series])
         return {s: _error(r) for (s, _), r in zip(series, refusals, strict=True) if r is not None}
 
     async def prediction(self, client: str, series_id: str, points: int) -> None:
         """One request's points of one series (the single predict's hot path):
         RATE_LIMITED over the client's limit or the series'."""
-        limits, tally = self.limits, self._tally
-        await tally.hand_over_due(self._run)
-        refusal = await tally.add(
-            limits.client_predictions, "client predictions", f"client:{client}", points
-        )
-        if refusal is None:
-            refusal = await tally.add(
-                limits.series_predictions, "predictions of a series", f"series:{series_id}", points
-            )
+        await self._client_points(client, points)
+        refusal = await self._series_points(series_id, points)
         if refusal is not None:
             raise _error(refusal)
+
+    async def _client_points(self, client: str, points: int) -> None:
+        await self._tally.hand_over_due(self._run)
+        refusal = await self._tally.add(
+            self.limits.client_predictions, "client predictions", f"client:{client}", points
+        )
+        if refusal is not None:
+            raise _error(refusal)
+
+    def _series_points(self, series_id: str, points: int) -> Awaitable[Refusal | None]:
+        return self._tally.add(
+            self.limits.series_predictions, "predictions of a series", f"series:{series_id}", points
+        )
 
     async def _run[T](self, calls: list[Awaitable[T]]) -> list[T]:
         """Await `calls`: one after another in memory (a few µs each), in concurrent
@@ -188,11 +180,18 @@ class RateLimits:
         More points than are left use up what is left, and the key is refused."""
         if await self._guarded(self._limiter.hit(item, PREDICTIONS, key, cost=points)):
             return None
+        return await self._refused_until(item, PREDICTIONS, key, use_up=True)
+
+    async def _refused_until(
+        self, item: RateLimitItem, namespace: str, key: str, *, use_up: bool = False
+    ) -> float | None:
+        """When the refused key's window resets (`use_up`: after taking what is left of
+        it); None, letting the request through, when the storage stops answering."""
         try:
-            stats = await self._limiter.get_window_stats(item, PREDICTIONS, key)
-            if stats.remaining > 0:
-                await self._limiter.hit(item, PREDICTIONS, key, cost=stats.remaining)
-        except Exception as exc:  # the storage stopped answering: let through
+            stats = await self._limiter.get_window_stats(item, namespace, key)
+            if use_up and stats.remaining > 0:
+                await self._limiter.hit(item, namespace, key, cost=stats.remaining)
+        except Exception as exc:  # redis-py's errors: connection, timeout, protocol
             self._unavailable(exc)
             return None
         return stats.reset_time
@@ -201,8 +200,9 @@ class RateLimits:
         """RATE_LIMITED when another training now would be over a limit (counts nothing)."""
         for item, scope, key in self._trainings(client, series_id):
             if not await self._guarded(self._limiter.test(item, TRAININGS, key)):
-                stats = await self._limiter.get_window_stats(item, TRAININGS, key)
-                raise rate_limited(scope, item, stats.reset_time)
+                reset_at = await self._refused_until(item, TRAININGS, key)
+                if reset_at is not None:
+                    raise rate_limited(scope, item, reset_at)
 
     async def count_training(self, client: str, series_id: str) -> None:
         for item, _, key in self._trainings(client, series_id):

@@ -7,10 +7,10 @@ are the documented contract, and tests check real answers against them.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 # What the service takes as a timestamp: positive Unix seconds that fit in int64.
 Timestamp = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -24,13 +24,20 @@ def _iso_only(value: object) -> object:
     return value
 
 
+def _utc_if_naive(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 _NUMBER = re.compile(r"[-+]?[0-9.eE+-]+")
-# A query date-time: ISO 8601 only (pydantic alone would take Unix seconds too).
-IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
+# A query date-time: ISO 8601 only (pydantic alone would take Unix seconds too), and
+# UTC when it names no offset, so every filter compares times the same way.
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_utc_if_naive)]
+# The detector kinds of sigmawatch.detectors.KINDS (tests/unit/test_openapi_contract.py).
+DetectorKindName = Literal["zscore", "mad"]
 
 
 class DetectorSpecModel(BaseModel):
-    kind: Literal["zscore", "mad"] = Field(
+    kind: DetectorKindName = Field(
         "zscore", description="zscore: |x − μ| / σ; mad: |x − median| / (1.4826 · MAD)."
     )
     params: dict[str, float] = Field(

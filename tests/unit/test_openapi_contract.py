@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, get_args
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
+from sigmawatch.detectors import KINDS
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.validation import parse_version, validate_series_id
 from sigmawatch_inference.app import create_app
 from sigmawatch_inference.openapi_contract import OPEN
+from sigmawatch_inference.schemas import DetectorKindName, IsoDatetime
 from sigmawatch_inference.settings import ServiceSettings
 
 
@@ -83,3 +87,14 @@ def test_training_bodies_carry_this_services_bounds(document: dict[str, Any]) ->
         )
     assert train["properties"]["timestamps"]["items"]["minimum"] == 1
     assert len(train["oneOf"]) == 2  # columns, or points
+
+
+def test_the_documented_detector_kinds_are_the_detectors() -> None:
+    assert set(get_args(DetectorKindName)) == set(KINDS)
+
+
+def test_query_times_without_an_offset_are_utc() -> None:
+    parsed = TypeAdapter(IsoDatetime).validate_python("2026-01-31T12:00:00")
+    assert parsed == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    with pytest.raises(ValidationError):
+        TypeAdapter(IsoDatetime).validate_python("1767225600")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -26,14 +25,10 @@ from sigmawatch_inference.security.schemas import (
 )
 from sigmawatch_inference.services import Services
 
-KEY_FIELDS = frozenset({"name", "role", "expires_in"})
+KEY_FIELDS = frozenset(ApiKeyRequest.model_fields)
 MAX_PAGE = 1000
 
 AUDIT_CURSOR = re.compile(r"[0-9]{1,18}")  # an entry id: what next_cursor gives out
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 def build(services: Services) -> APIRouter:
@@ -110,8 +105,8 @@ def build(services: Services) -> APIRouter:
             actor=actor,
             action=action,
             series_id=series_id,
-            since=_aware(since),
-            until=_aware(until),
+            since=since,
+            until=until,
             before=int(cursor) if cursor else None,
             limit=limit,
         )

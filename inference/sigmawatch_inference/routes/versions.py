@@ -15,6 +15,7 @@ from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
     CatalogueResponse,
+    DetectorKindName,
     IsoDatetime,
     RollbackRequest,
     RollbackResponse,
@@ -110,9 +111,7 @@ def build(services: Services) -> APIRouter:
     )
     async def catalogue(
         series_prefix: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-        detector: Annotated[
-            Literal["zscore", "mad"] | None, Query(description="Detector kind")
-        ] = None,
+        detector: Annotated[DetectorKindName | None, Query(description="Detector kind")] = None,
         status: Annotated[
             Literal["active", "archived"] | None, Query(description="active or archived")
         ] = None,

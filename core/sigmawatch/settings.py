@@ -23,6 +23,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "SIGMAWATCH_"
 
 
+def comma_list(value: str) -> list[str]:
+    """The entries of a comma-separated setting (or header), stripped, empty ones dropped."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def env_name(field: str, prefix: str = ENV_PREFIX) -> str:
     """The environment variable that sets a field."""
     return prefix + field.upper()

@@ -29,11 +29,13 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.settings import comma_list
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.responses import error_response
 
-# Paths the kubelet and Prometheus call with a pod IP as Host.
-UNCHECKED_HOST_PATHS = frozenset({"/liveness", "/readiness", "/healthcheck", "/metrics"})
+# Probes and metrics: the kubelet and Prometheus call them with a pod IP as Host, and
+# they answer in their own shapes (openapi_contract.py).
+PROBE_PATHS = frozenset({"/liveness", "/readiness", "/healthcheck", "/metrics"})
 _BODY_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 _JSON = b"application/json"
 _MAX_REMEMBERED_HOSTS = 1024
@@ -91,7 +93,7 @@ class HostAllowList:
     """`SIGMAWATCH_ALLOWED_HOSTS`: names (any port), `*.suffix` for subdomains, `*` for any."""
 
     def __init__(self, entries: str) -> None:
-        names = [e.strip() for e in entries.split(",") if e.strip()]
+        names = comma_list(entries)
         self.any = "*" in names
         self.names = frozenset(host_name(n) for n in names if not n.startswith("*"))
         self.suffixes = tuple(n[1:].lower() for n in names if n.startswith("*."))
@@ -158,7 +160,7 @@ class RequestGuards:
                 has_body = value.strip() not in (b"0", b"")
             elif name == b"transfer-encoding":
                 has_body = True
-        if not self.hosts.allows(host) and scope["path"] not in UNCHECKED_HOST_PATHS:
+        if not self.hosts.allows(host) and scope["path"] not in PROBE_PATHS:
             shown = (host or b"").decode("latin-1")[:100]
             return SigmawatchError(
                 ErrorCode.HOST_NOT_ALLOWED,

@@ -22,6 +22,7 @@ from typing import Any
 from sigmawatch.access import KEY_NAME_RE
 from sigmawatch.settings import TrainingSettings
 from sigmawatch.validation import ROLLOUT_RE, SERIES_ID_RE, VERSION_RE
+from sigmawatch_inference.guards import PROBE_PATHS
 from sigmawatch_inference.routes.access import AUDIT_CURSOR
 from sigmawatch_inference.routes.rollouts import ACTIONS
 
@@ -31,8 +32,6 @@ _BODY_METHODS = frozenset({"post", "put", "patch"})
 LIMITED = frozenset(
     {"/v1/series/{series_id}/predict", "/v1/predict", "/v1/series/{series_id}/train"}
 )
-# Paths that answer whatever the caller sends: probes and metrics.
-OPEN = frozenset({"/liveness", "/readiness", "/healthcheck", "/metrics"})
 _REASONS = {
     "400": "Invalid request (the code names what is wrong)",
     "404": "Not found",
@@ -76,7 +75,7 @@ def make_strict(schema: dict[str, Any], settings: TrainingSettings) -> None:
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             _parameters(path, operation)
-            if path not in OPEN:
+            if path not in PROBE_PATHS:
                 _responses(path, method, operation)
     components = schema["components"]["schemas"]
     for name in ("TrainRequest", "DatasetRequest"):

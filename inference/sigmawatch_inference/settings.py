@@ -8,7 +8,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from sigmawatch.settings import ConfigError, TrainingSettings, env_name
+from sigmawatch.settings import ConfigError, TrainingSettings, comma_list, env_name
 from sigmawatch_inference.security.settings import AccessSettings
 
 
@@ -122,7 +122,7 @@ class ServiceSettings(TrainingSettings, AccessSettings):
 
     @property
     def cors_origin_list(self) -> list[str]:
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+        return comma_list(self.cors_origins)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Self:

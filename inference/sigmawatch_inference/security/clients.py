@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from sigmawatch.settings import comma_list
+
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -27,7 +29,7 @@ def client_address(
 ) -> str | None:
     if peer is None or not proxies or forwarded_for is None or not _trusted(peer, proxies):
         return peer
-    hops = [h.strip() for h in forwarded_for.decode("latin-1").split(",") if h.strip()]
+    hops = comma_list(forwarded_for.decode("latin-1"))
     for hop in reversed(hops):
         if not _trusted(hop, proxies):
             return hop[:64]

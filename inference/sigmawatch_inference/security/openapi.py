@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sigmawatch_inference.openapi_contract import ENVELOPE
 from sigmawatch_inference.security.routes import rule_for
 from sigmawatch_inference.security.settings import API_KEY, JWT
 
@@ -11,7 +12,6 @@ SCHEMES = {
     API_KEY: ("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}),
     JWT: ("Bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
 }
-ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
 def add_security(schema: dict[str, Any], methods: frozenset[str]) -> None:
@@ -35,7 +35,7 @@ def add_security(schema: dict[str, Any], methods: frozenset[str]) -> None:
             for status, what in (("401", "No or invalid credentials"), ("403", "Role too low")):
                 responses.setdefault(
                     status,
-                    {"description": what, "content": {"application/json": {"schema": ERROR}}},
+                    {"description": what, "content": ENVELOPE},
                 )
 
 

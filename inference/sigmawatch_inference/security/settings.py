@@ -11,6 +11,7 @@ import limits
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from sigmawatch.access import Role
+from sigmawatch.settings import comma_list
 
 API_KEY, JWT = "api_key", "jwt"
 LIMITS = (
@@ -19,10 +20,6 @@ LIMITS = (
     "rate_limit_series_trainings",
     "rate_limit_client_trainings",
 )
-
-
-def _listed(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class AccessSettings(BaseModel):
@@ -98,19 +95,21 @@ class AccessSettings(BaseModel):
 
     @property
     def auth_methods(self) -> frozenset[str]:
-        return frozenset(_listed(self.auth)) - {"none"}
+        return frozenset(comma_list(self.auth)) - {"none"}
 
     @property
     def role_map(self) -> dict[str, Role]:
         mapped = {role.value: role for role in Role}
-        for pair in _listed(self.jwt_role_map):
+        for pair in comma_list(self.jwt_role_map):
             claim, _, role = pair.partition("=")
             mapped[claim.strip()] = Role(role.strip())
         return mapped
 
     @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        return tuple(ipaddress.ip_network(p, strict=False) for p in _listed(self.trusted_proxies))
+        return tuple(
+            ipaddress.ip_network(p, strict=False) for p in comma_list(self.trusted_proxies)
+        )
 
     @property
     def rate_limits_on(self) -> bool:
@@ -118,7 +117,7 @@ class AccessSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        methods = set(_listed(self.auth))
+        methods = set(comma_list(self.auth))
         if methods not in ({"none"}, {API_KEY}, {JWT}, {API_KEY, JWT}):
             raise ValueError("auth must be none, api_key, jwt or api_key,jwt")
         if JWT in methods:

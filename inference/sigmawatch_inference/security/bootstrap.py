@@ -37,9 +37,7 @@ def ensure_bootstrap_key(registry: Registry, key: str) -> None:
         if any(k.name == NAME and k.hint != hint for k in registry.list_api_keys()):
             registry.revoke_api_key(NAME)
         try:
-            registry.create_api_key(
-                NewApiKey(NAME, Role.ADMIN, key_hash, key_hint(key), ACTOR.name)
-            )
+            registry.create_api_key(NewApiKey(NAME, Role.ADMIN, key_hash, hint, ACTOR.name))
         except SigmawatchError as exc:
             if exc.code is not ErrorCode.API_KEY_EXISTS:  # another pod registered it first
                 raise

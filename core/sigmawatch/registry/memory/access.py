@@ -10,13 +10,13 @@ from sigmawatch.access import ApiKeyRecord, NewApiKey, key_exists, key_not_found
 from sigmawatch.audit import AuditEntry, AuditPage, AuditQuery, matches
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.access_protocol import API_KEYS_CHANGE
-from sigmawatch.registry.memory.base import MemoryState, StoredKey, atomic
+from sigmawatch.registry.memory.base import MemoryState, atomic
 
 
 class Access(MemoryState):
     @atomic
     def create_api_key(self, new: NewApiKey) -> ApiKeyRecord:
-        live = (s.record for s in self.api_keys.values() if s.record.revoked_at is None)
+        live = (r for r in self.api_keys.values() if r.revoked_at is None)
         if any(r.name == new.name for r in live) or new.key_hash in self.api_keys:
             raise key_exists(new.name)
         record = ApiKeyRecord(
@@ -27,40 +27,41 @@ class Access(MemoryState):
             created_by=new.created_by,
             expires_at=new.expires_at,
         )
-        self.api_keys[new.key_hash] = StoredKey(new.key_hash, record)
+        self.api_keys[new.key_hash] = record
         self.write_audit(audit_entries.key_created(record))
         return record
 
     @atomic
     def api_key(self, key_hash: str) -> ApiKeyRecord | None:
-        stored = self.api_keys.get(key_hash)
-        return stored.record if stored else None
+        return self.api_keys.get(key_hash)
 
     @atomic
     def list_api_keys(self, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
-        records = [s.record for s in self.api_keys.values()]
+        records = list(self.api_keys.values())
         if not include_revoked:
             records = [r for r in records if r.revoked_at is None]
         return sorted(records, key=lambda r: (r.name, r.created_at))
 
     @atomic
     def revoke_api_key(self, name: str) -> ApiKeyRecord:
-        for stored in self.api_keys.values():
-            if stored.record.name == name and stored.record.revoked_at is None:
-                stored.record = dataclasses.replace(stored.record, revoked_at=datetime.now(UTC))
-                self.write_audit(audit_entries.key_revoked(stored.record))
+        for key_hash, record in self.api_keys.items():
+            if record.name == name and record.revoked_at is None:
+                revoked = self.api_keys[key_hash] = dataclasses.replace(
+                    record, revoked_at=datetime.now(UTC)
+                )
+                self.write_audit(audit_entries.key_revoked(revoked))
                 self.announce(API_KEYS_CHANGE)
-                return stored.record
+                return revoked
         raise key_not_found(name)
 
     @atomic
     def touch_api_keys(self, used: Mapping[str, datetime]) -> None:
         for key_hash, at in used.items():
-            stored = self.api_keys.get(key_hash)
-            if stored is not None:
-                last = stored.record.last_used_at
-                stored.record = dataclasses.replace(
-                    stored.record, last_used_at=max(last, at) if last else at
+            record = self.api_keys.get(key_hash)
+            if record is not None:
+                last = record.last_used_at
+                self.api_keys[key_hash] = dataclasses.replace(
+                    record, last_used_at=max(last, at) if last else at
                 )
 
     @atomic

@@ -50,12 +50,6 @@ class Result:
 
 
 @dataclass
-class StoredKey:
-    key_hash: str
-    record: ApiKeyRecord
-
-
-@dataclass
 class StoredRollout:
     record: RolloutRecord
     members: dict[str, RolloutMember]
@@ -94,7 +88,7 @@ class MemoryState:
         self.tracks: dict[tuple[str, datetime], TrackRow] = {}
         self.labels: dict[str, dict[int, tuple[float, bool, datetime]]] = {}
         # API keys by hash and the audit log (memory/access.py).
-        self.api_keys: dict[str, StoredKey] = {}
+        self.api_keys: dict[str, ApiKeyRecord] = {}
         self.audit_log: list[AuditRecord] = []
         self.audit_ids = count(1)
 

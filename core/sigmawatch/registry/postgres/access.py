@@ -10,15 +10,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
 from sigmawatch.access import ApiKeyRecord, NewApiKey, Role, key_exists, key_not_found
 from sigmawatch.audit import AuditEntry, AuditPage, AuditQuery, AuditRecord
 from sigmawatch.registry import audit_entries
-from sigmawatch.registry.postgres import _sql
-from sigmawatch.registry.postgres.connection import Conn
+from sigmawatch.registry.postgres.connection import Conn, publish
 
 KEY_COLUMNS = "name, role, hint, created_at, created_by, expires_at, last_used_at, revoked_at"
 INSERT_KEY = (
@@ -89,7 +87,7 @@ def revoke_key(conn: Conn, name: str) -> ApiKeyRecord:
         raise key_not_found(name)
     record = _key(row)
     write_audit(conn, audit_entries.key_revoked(record))
-    conn.execute(_sql.NOTIFY, (_sql.CHANNEL, orjson.dumps({"apikeys": True}).decode()))
+    publish(conn, {"apikeys": True})
     return record
 
 

@@ -8,7 +8,7 @@ Callers above this package never see a psycopg exception.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -91,7 +91,11 @@ def connect(url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Conn:
         )
 
 
+def publish(conn: Conn, payload: Mapping[str, Any]) -> None:
+    """A change notice on the registry's channel, sent at commit (the change feed)."""
+    conn.execute(_sql.NOTIFY, (_sql.CHANNEL, orjson.dumps(payload).decode()))
+
+
 def notify(conn: Conn, series_id: str, event: str) -> None:
-    """Sent at commit: serving processes drop their cached copy of the series."""
-    payload = orjson.dumps({"series_id": series_id, "event": event}).decode()
-    conn.execute(_sql.NOTIFY, (_sql.CHANNEL, payload))
+    """Serving processes drop their cached copy of the series."""
+    publish(conn, {"series_id": series_id, "event": event})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from psycopg.types.json import Jsonb
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
@@ -15,7 +14,7 @@ from sigmawatch.registry.pointer import Writer, pointer_held
 from sigmawatch.registry.postgres import _rollout_sql as sql
 from sigmawatch.registry.postgres import _sql
 from sigmawatch.registry.postgres.access import write_audit
-from sigmawatch.registry.postgres.connection import Conn
+from sigmawatch.registry.postgres.connection import Conn, publish
 from sigmawatch.registry.rollout_records import (
     NewRollout,
     RolloutMember,
@@ -28,8 +27,7 @@ from sigmawatch.rollouts.spec import Strategy
 
 
 def notify_rollout(conn: Conn, rollout_id: int) -> None:
-    payload = orjson.dumps({"rollout": rollout_id}).decode()
-    conn.execute(_sql.NOTIFY, (_sql.CHANNEL, payload))
+    publish(conn, {"rollout": rollout_id})
 
 
 def start(conn: Conn, new: NewRollout) -> int:

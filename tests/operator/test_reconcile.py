@@ -67,15 +67,20 @@ def test_new_data_with_a_retrain_request_makes_v2(plant: Harness) -> None:
     assert [r.name for r in plant.registry.list_versions("pump_2")] == ["v1", "v2"]
 
 
-def test_a_fleet_run_shows_its_progress_while_it_runs(plant: Harness) -> None:
+def fifty_series_fleet(plant: Harness, name: str, prefix: str, seed: int, parallelism: int) -> None:
+    """An AnomalyModel `name` over 50 series with data, in two shards of 25."""
     for i in range(50):
-        plant.write_data(f"fleet_p_{i:02d}", seed=200 + i)
+        plant.write_data(f"{prefix}{i:02d}", seed=seed + i)
     spec = {
-        "series": {"selector": {"prefix": "fleet_p_"}},
+        "series": {"selector": {"prefix": prefix}},
         "source": {"uri": plant.source_uri},
-        "job": {"seriesPerPod": 25, "parallelism": 1},
+        "job": {"seriesPerPod": 25, "parallelism": parallelism},
     }
-    plant.apply("fleet-p", spec)
+    plant.apply(name, spec)
+
+
+def test_a_fleet_run_shows_its_progress_while_it_runs(plant: Harness) -> None:
+    fifty_series_fleet(plant, "fleet-p", "fleet_p_", seed=200, parallelism=1)
     started = plant.reconcile("fleet-p").status
     assert (started["seriesTrained"], started["seriesFailed"], started["seriesPending"]) == (
         0,
@@ -100,14 +105,7 @@ def test_a_fleet_run_shows_its_progress_while_it_runs(plant: Harness) -> None:
 
 
 def test_fleet_of_fifty_series_is_one_job_with_counts(plant: Harness) -> None:
-    for i in range(50):
-        plant.write_data(f"fleet_a_{i:02d}", seed=100 + i)
-    spec = {
-        "series": {"selector": {"prefix": "fleet_a_"}},
-        "source": {"uri": plant.source_uri},
-        "job": {"seriesPerPod": 25, "parallelism": 2},
-    }
-    plant.apply("fleet-a", spec)
+    fifty_series_fleet(plant, "fleet-a", "fleet_a_", seed=100, parallelism=2)
     status = plant.settle("fleet-a")
     assert (status["seriesCovered"], status["seriesTrained"], status["seriesFailed"]) == (50, 50, 0)
     assert status.get("productionVersion") is None

@@ -76,7 +76,7 @@ class Authenticate:
                 forwarded = value
         peer = scope.get("client")
         actor = Actor(
-            "anonymous",
+            ANONYMOUS.name,
             client_address(peer[0] if peer else None, forwarded, self.proxies),
             _request_id(request_id, needed=rule.action is not None),
             _trace_id(traceparent),

@@ -94,14 +94,30 @@ def s3_store(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Store:
 def make_service(
     tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str, artifacts_dir: Path
 ) -> Iterator[ServiceFactory]:
-    """Start services; each gets its own database unless told to share one."""
+    """Start services; each gets its own database unless told to share one: services
+    made with the same `shares` name get one database and one artifact store."""
     started: list[Service] = []
     databases: list[str] = []
+    storage: dict[str, dict[str, str]] = {}
 
     def make(
-        name: str = "api", *, env: dict[str, str] | None = None, start: bool = True
+        name: str = "api",
+        *,
+        env: dict[str, str] | None = None,
+        start: bool = True,
+        shares: str | None = None,
     ) -> Service:
         env = dict(env or {})
+        if shares is not None:
+            if shares not in storage:
+                url = postgres.create_database(pg_admin_url)
+                databases.append(url)
+                artifacts = tmp_path_factory.mktemp(f"{shares}-artifacts").as_uri()
+                storage[shares] = {
+                    "SIGMAWATCH_DATABASE_URL": url,
+                    "SIGMAWATCH_ARTIFACTS_URL": artifacts,
+                }
+            env = storage[shares] | env
         if "SIGMAWATCH_DATABASE_URL" not in env and "SIGMAWATCH_DATA_DIR" not in env:
             url = postgres.create_database(pg_admin_url)
             databases.append(url)

@@ -13,7 +13,6 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,6 @@ import httpx
 import jwt
 import pytest
 
-from support import postgres
 from support.procs import clean_env, wait_for
 from support.service import JSON_HEADERS, SOURCE_ROOTS, Service, ServiceFactory
 
@@ -91,24 +89,18 @@ class Secured:
 
 
 @pytest.fixture(scope="module")
-def secured(
-    make_service: ServiceFactory, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Secured]:
-    url = postgres.create_database(pg_admin_url)
-    shared = {
-        **AUTH_ENV,
-        "SIGMAWATCH_DATABASE_URL": url,
-        "SIGMAWATCH_ARTIFACTS_URL": tmp_path_factory.mktemp("auth-artifacts").as_uri(),
-    }
-    pods = Secured(make_service("auth-a", env=shared), make_service("auth-b", env=shared))
+def secured(make_service: ServiceFactory) -> Secured:
+    pods = Secured(
+        make_service("auth-a", env=AUTH_ENV, shares="auth"),
+        make_service("auth-b", env=AUTH_ENV, shares="auth"),
+    )
     for role in ("viewer", "trainer", "admin"):
         pods.keys[role] = pods.new_key(f"matrix-{role}", role)
     pods.keys["expired"] = pods.new_key("matrix-expired", "admin", expires_in="1s")
     pods.keys["revoked"] = pods.new_key("matrix-revoked", "admin")
     assert pods.admin("POST", "/v1/apikeys/matrix-revoked/revoke").status_code == 200
     time.sleep(1.2)  # the expired key's second passes
-    yield pods
-    postgres.drop_database(pg_admin_url, url)
+    return pods
 
 
 def principals(pods: Secured) -> dict[str, tuple[dict[str, str], str | None]]:

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import postgres
 from support.data import train_body
 from support.redis import RedisServer, start_redis
 from support.service import Service, ServiceFactory
@@ -40,21 +39,13 @@ def redis(artifacts_dir: Path) -> Iterator[RedisServer]:
     server.process.stop()
 
 
-def pair(
-    make_service: ServiceFactory,
-    pg_admin_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    name: str,
-    extra: dict[str, str],
-) -> tuple[Service, Service]:
+def pair(make_service: ServiceFactory, name: str, extra: dict[str, str]) -> tuple[Service, Service]:
     """Two processes on one registry and one artifact store."""
-    shared = {
-        **LIMITS,
-        **extra,
-        "SIGMAWATCH_DATABASE_URL": postgres.create_database(pg_admin_url),
-        "SIGMAWATCH_ARTIFACTS_URL": tmp_path_factory.mktemp(f"{name}-artifacts").as_uri(),
-    }
-    return make_service(f"{name}-a", env=shared), make_service(f"{name}-b", env=shared)
+    env = LIMITS | extra
+    return (
+        make_service(f"{name}-a", env=env, shares=name),
+        make_service(f"{name}-b", env=env, shares=name),
+    )
 
 
 def predict(service: Service, series_id: str) -> httpx.Response:
@@ -75,14 +66,9 @@ def assert_limited(response: httpx.Response, scope: str, limit: int) -> None:
 
 
 def test_two_processes_sharing_redis_enforce_one_limit(
-    make_service: ServiceFactory,
-    pg_admin_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    redis: RedisServer,
+    make_service: ServiceFactory, redis: RedisServer
 ) -> None:
-    a, b = pair(
-        make_service, pg_admin_url, tmp_path_factory, "shared", {"SIGMAWATCH_REDIS_URL": redis.url}
-    )
+    a, b = pair(make_service, "shared", {"SIGMAWATCH_REDIS_URL": redis.url})
     with a.client() as client:
         assert client.post("/v1/series/pump/train", json=train_body(2_000)).status_code == 201
     answers = [predict(a if i % 2 else b, "pump") for i in range(SERIES_POINTS)]
@@ -133,10 +119,8 @@ def test_two_processes_sharing_redis_enforce_one_limit(
     assert 'sigmawatch_http_errors_total{code="RATE_LIMITED"' in metrics
 
 
-def test_without_redis_each_process_counts_its_own(
-    make_service: ServiceFactory, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    a, b = pair(make_service, pg_admin_url, tmp_path_factory, "own", {})
+def test_without_redis_each_process_counts_its_own(make_service: ServiceFactory) -> None:
+    a, b = pair(make_service, "own", {})
     for service in (a, b):
         answers = [predict(service, "nothing").status_code for _ in range(SERIES_POINTS)]
         assert answers == [404] * SERIES_POINTS  # counted, though the series is unknown

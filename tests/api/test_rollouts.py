@@ -24,7 +24,6 @@ from sigmawatch.registry.rollout_records import Driver, RolloutMember
 from sigmawatch.rollouts import driver
 from sigmawatch.rollouts.spec import parse_rollout_spec
 from sigmawatch_inference.routing import bucket
-from support import postgres
 from support.data import START, train_body
 from support.procs import wait_for
 from support.service import SOURCE_ROOTS, Service, ServiceFactory
@@ -82,17 +81,9 @@ class Pods:
 
 
 @pytest.fixture(scope="module")
-def pods(
-    make_service: ServiceFactory, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Pods]:
-    url = postgres.create_database(pg_admin_url)
-    shared = {
-        **FAST,
-        "SIGMAWATCH_DATABASE_URL": url,
-        "SIGMAWATCH_ARTIFACTS_URL": tmp_path_factory.mktemp("rollout-artifacts").as_uri(),
-    }
-    services = [make_service(f"rollout-{i}", env=shared) for i in (1, 2)]
-    registry = PostgresRegistry(url, max_size=2)
+def pods(make_service: ServiceFactory) -> Iterator[Pods]:
+    services = [make_service(f"rollout-{i}", env=FAST, shares="rollout") for i in (1, 2)]
+    registry = PostgresRegistry(services[0].process.env["SIGMAWATCH_DATABASE_URL"], max_size=2)
     registry.open()
     pods = Pods(services, registry)
     yield pods

@@ -53,5 +53,5 @@ class Service:
         )
 
 
-# make_service(name, *, env=None, start=True) -> Service  (fixture in conftest.py)
+# make_service(name, *, env=None, start=True, shares=None) -> Service  (conftest.py)
 type ServiceFactory = Callable[..., Service]

@@ -36,7 +36,7 @@ INSERT_AUDIT = (
     " request_id, trace_id, client) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 AUDIT_COLUMNS = (
-    "entry_id, at, actor, action, outcome, series_id, version, details,"
+    "entry_id AS id, at, actor, action, outcome, series_id, version, details,"
     " request_id, trace_id, client"
 )
 AUDIT_PAGE = (
@@ -132,25 +132,9 @@ def page(conn: Conn, query: AuditQuery) -> AuditPage:
         "limit": query.limit + 1,
     }
     rows = conn.execute(AUDIT_PAGE, params).fetchall()
-    entries = [_entry(row) for row in rows[: query.limit]]
+    entries = [AuditRecord(**row) for row in rows[: query.limit]]
     more = len(rows) > query.limit
     return AuditPage(entries, entries[-1].id if more and entries else None)
-
-
-def _entry(row: Mapping[str, Any]) -> AuditRecord:
-    return AuditRecord(
-        id=row["entry_id"],
-        at=row["at"],
-        actor=row["actor"],
-        action=row["action"],
-        outcome=row["outcome"],
-        series_id=row["series_id"],
-        version=row["version"],
-        details=row["details"],
-        request_id=row["request_id"],
-        trace_id=row["trace_id"],
-        client=row["client"],
-    )
 
 
 def purge(conn: Conn, older_than_days: int) -> int:

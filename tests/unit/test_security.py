@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
@@ -16,15 +17,19 @@ from fastapi.routing import APIRoute
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import SecretStr
 
-from sigmawatch.access import ApiKeyRecord, Role
+from sigmawatch.access import ApiKeyRecord, Role, new_api_key
+from sigmawatch.registry import Registry
+from sigmawatch.registry.memory import MemoryRegistry
 from sigmawatch.settings import ConfigError, load_settings
 from sigmawatch_inference.app import create_app
 from sigmawatch_inference.security.clients import client_address
+from sigmawatch_inference.security.identify import Identify, Principal
 from sigmawatch_inference.security.keys import KeyCache
 from sigmawatch_inference.security.routes import UNLISTED, rule_for
 from sigmawatch_inference.security.settings import exposure_refusal
 from sigmawatch_inference.security.tokens import TokenError, TokenVerifier
 from sigmawatch_inference.settings import ServiceSettings
+from support.serving import SpyRegistry, run_async
 
 SECRET = "a-test-secret-of-at-least-32-bytes!"
 ISSUER, AUDIENCE = "https://login.example", "sigmawatch"
@@ -185,3 +190,23 @@ def test_the_key_cache_forgets_on_revocation_and_after_its_lifetime() -> None:
     cache.used("h")
     assert list(cache.take_used()) == ["h"]
     assert cache.take_used() == {}
+
+
+def test_concurrent_requests_with_an_uncached_key_look_it_up_once(tmp_path: Path) -> None:
+    """A busy key whose cache entry expired costs one registry query, not one per request."""
+    memory = MemoryRegistry()
+    key, new = new_api_key("busy", "viewer", None, "test")
+    memory.create_api_key(new)
+    spy = SpyRegistry(memory)
+    spy.before["api_key"] = lambda *_: time.sleep(0.05)  # a query that takes a while
+    settings = ServiceSettings(data_dir=tmp_path, auth="api_key")
+    identify = Identify(settings, KeyCache(5.0), lambda: cast(Registry, spy))
+
+    async def many() -> list[Principal]:
+        return await asyncio.gather(*(identify.principal(key.encode(), None) for _ in range(50)))
+
+    principals = run_async(many())
+    assert {p.name for p in principals} == {"key/busy"}
+    assert spy.calls["api_key"] == 1
+    run_async(identify.principal(key.encode(), None))  # now cached
+    assert spy.calls["api_key"] == 1

@@ -9,13 +9,14 @@ revoked or expired key, invalid token) with a `WWW-Authenticate` challenge.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from anyio import to_thread
 
-from sigmawatch.access import Role, hash_key
+from sigmawatch.access import ApiKeyRecord, Role, hash_key
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry
 from sigmawatch_inference.security.keys import KeyCache
@@ -47,6 +48,7 @@ class Identify:
         self.registry = registry
         self.tokens = TokenVerifier(settings) if JWT in self.methods else None
         self.verified = VerifiedTokens()
+        self._lookups: dict[str, asyncio.Future[ApiKeyRecord | None]] = {}
         self.challenge = ", ".join(
             c
             for c in (
@@ -75,16 +77,37 @@ class Identify:
         key_hash = hash_key(key)
         cached, record = self.keys.get(key_hash)
         if not cached:
-            registry = self.registry()
-            if registry is None:
-                raise SigmawatchError(ErrorCode.STORAGE_UNAVAILABLE, STARTING)
-            generation = self.keys.generation
-            record = await to_thread.run_sync(registry.api_key, key_hash)
-            self.keys.put(key_hash, record, generation)
+            record = await self._looked_up(key_hash)
         if record is None or not record.usable(datetime.now(UTC)):
             raise self.invalid("the API key is unknown, revoked or expired", scheme="ApiKey")
         self.keys.used(key_hash)
         return Principal(f"key/{record.name}", record.role)
+
+    async def _looked_up(self, key_hash: str) -> ApiKeyRecord | None:
+        """The registry's record of a key not in the cache, asked once however many
+        requests carry it meanwhile: when a busy key's entry expires, every request of
+        the next milliseconds would otherwise query for it."""
+        lookup = self._lookups.get(key_hash)
+        if lookup is None:
+            registry = self.registry()
+            if registry is None:
+                raise SigmawatchError(ErrorCode.STORAGE_UNAVAILABLE, STARTING)
+            lookup = asyncio.ensure_future(self._lookup(registry, key_hash))
+            self._lookups[key_hash] = lookup
+            lookup.add_done_callback(lambda done: self._forget(key_hash, done))
+        # Shielded: a caller that goes away does not cancel the others' lookup.
+        return await asyncio.shield(lookup)
+
+    def _forget(self, key_hash: str, done: asyncio.Future[ApiKeyRecord | None]) -> None:
+        self._lookups.pop(key_hash, None)
+        if not done.cancelled():
+            done.exception()  # read here too: every waiter may have gone before it failed
+
+    async def _lookup(self, registry: Registry, key_hash: str) -> ApiKeyRecord | None:
+        generation = self.keys.generation
+        record = await to_thread.run_sync(registry.api_key, key_hash)
+        self.keys.put(key_hash, record, generation)
+        return record
 
     async def _token(self, tokens: TokenVerifier, token: str) -> Principal:
         claims = self.verified.known(token)

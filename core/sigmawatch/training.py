@@ -153,6 +153,7 @@ def train_series(
             training_ms=training_ms,
             source=source,
             keep_versions=keep_versions,
+            state=fitted.state,
         ),
         promote=promote,
     )

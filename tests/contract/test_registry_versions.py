@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sigmawatch.artifacts import FileStore
+from sigmawatch.artifacts.manifest import read_manifest
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import API, CatalogueQuery, Registry
 from sigmawatch.settings import TrainingSettings
@@ -198,3 +200,32 @@ def test_run_outcomes_are_summarised_with_an_example_of_the_top_error(
     }
     assert any_registry.run_summary("other").total == 0
     assert any_registry.prune_results(1) == 0  # nothing that old
+
+
+def test_production_states_give_each_fitted_detector_most_used_first(
+    any_registry: Registry, file_store: FileStore, settings: TrainingSettings
+) -> None:
+    """Issue 10: what the resident table is built from, the artifact's numbers exactly."""
+    for i, kind in enumerate(("zscore", "mad", "zscore")):
+        train(any_registry, file_store, settings, f"st{i}", i, detector={"kind": kind})
+    newer = train(any_registry, file_store, settings, "st0", 9)  # production moves to v2
+    train(any_registry, file_store, settings, "st1", 8, promote=False)  # production stays v1
+    any_registry.record_usage({"st2": 5, "st1": 3})
+    asked = [("zscore", "mean", "std"), ("mad", "median", "scale")]
+    chunks = list(any_registry.centre_scale_states(asked, 10, chunk=2))
+    assert [len(c.series_ids) for c in chunks] == [2, 1]
+    rows = [row for c in chunks for row in zip(*astuple(c), strict=True)]
+    assert [row[:3] for row in rows] == [("st2", 1, 0), ("st1", 1, 1), ("st0", 2, 0)]
+    manifest = read_manifest(file_store, newer.record.artifact_prefix, newer.record.manifest_sha256)
+    assert rows[2][3:] == (
+        3.0,
+        manifest["state"]["mean"],
+        manifest["state"]["std"],
+        newer.record.training_start,
+        newer.record.training_end,
+    )
+    assert any_registry.get_version("st0", 2).state == manifest["state"]
+    only = any_registry.centre_scale_states(asked[1:], 10, series_ids=["st0", "st1"])
+    assert [s for c in only for s in c.series_ids] == ["st1"]
+    first = any_registry.centre_scale_states(asked, 1)
+    assert [s for c in first for s in c.series_ids] == ["st2"]

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from sigmawatch.arrays import FloatArray
+from sigmawatch.detectors import mad, zscore
 from sigmawatch.detectors.base import DetectorKind, FittedDetector, normalize_params
 from sigmawatch.detectors.centre_scale import CentreScale
 from sigmawatch.detectors.mad import RobustMad
@@ -18,8 +19,12 @@ from sigmawatch.errors import ErrorCode, SigmawatchError
 
 KINDS: dict[str, DetectorKind] = {kind.name: kind for kind in (ZScore(), RobustMad())}
 DEFAULT_KIND = "zscore"
+# The kinds whose fitted form is a CentreScale, with the state names of its two
+# numbers: a version of one scores from its registry row alone (issue 10).
+CENTRE_SCALE: dict[str, tuple[str, str]] = {ZScore.name: zscore.STATE, RobustMad.name: mad.STATE}
 
 __all__ = [
+    "CENTRE_SCALE",
     "DEFAULT_KIND",
     "KINDS",
     "CentreScale",

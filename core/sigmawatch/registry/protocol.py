@@ -24,6 +24,7 @@ from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.pointer import Writer
 from sigmawatch.registry.records import (
     CataloguePage,
+    CentreScaleColumns,
     NewVersion,
     PointerMove,
     PointerState,
@@ -128,6 +129,20 @@ class Registry(AccessStore, Protocol):
 
     def most_used(self, limit: int) -> list[VersionRecord]:
         """Production versions of the most-used series, recent use weighing most."""
+        ...
+
+    def centre_scale_states(
+        self,
+        kinds: Sequence[tuple[str, str, str]],
+        limit: int,
+        *,
+        series_ids: Sequence[str] | None = None,
+        chunk: int = 50_000,
+    ) -> Iterator[CentreScaleColumns]:
+        """Production versions of `kinds` — (kind, centre's state name, scale's) — whose
+        only parameter is `threshold` and whose state has both numbers (of `series_ids`
+        only, when given): most used first as `most_used`, at most `limit`, `chunk`
+        rows at a time as they are read."""
         ...
 
     def clock(self) -> datetime:

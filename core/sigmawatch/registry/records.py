@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from sigmawatch.detectors import DetectorSpec
 from sigmawatch.validation import format_version
 
@@ -36,6 +39,9 @@ class NewVersion:
     source: str = "api"
     # An AnomalyModel's keepVersions, recorded for the series; None keeps what it has.
     keep_versions: int | None = None
+    # The fitted detector's numbers (e.g. mean and std), also in the artifact: a
+    # parametric model can be served from the registry row alone (resident.py).
+    state: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,7 @@ class VersionRecord:
     created_at: datetime
     archived_at: datetime | None
     is_production: bool
+    state: dict[str, float] | None = None  # see NewVersion.state; None before 0010
 
     @property
     def name(self) -> str:
@@ -79,6 +86,22 @@ class VersionRecord:
             "created_at": self.created_at.isoformat(),
             "archived_at": self.archived_at.isoformat() if self.archived_at else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CentreScaleColumns:
+    """Production versions scored by |x − centre| / scale > threshold, in columns: row i
+    of each is one series. Arrays, not a record a row: a serving process reads one row
+    per series before it is ready (resident.py)."""
+
+    series_ids: list[str]
+    versions: npt.NDArray[np.int32]
+    kinds: npt.NDArray[np.int32]  # position in the kinds asked for
+    thresholds: npt.NDArray[np.float64]
+    centres: npt.NDArray[np.float64]
+    scales: npt.NDArray[np.float64]
+    training_starts: npt.NDArray[np.int64]
+    training_ends: npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

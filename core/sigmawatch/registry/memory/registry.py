@@ -46,6 +46,7 @@ _COPIED = (
     "manifest_sha256",
     "training_ms",
     "source",
+    "state",
 )
 
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import math
 import queue
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from sigmawatch import usage_rank
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.memory.base import MemoryFeed, MemoryState, Result, atomic
-from sigmawatch.registry.records import PointerState, RunSummary, VersionRecord, summarize_run
+from sigmawatch.registry.records import (
+    CentreScaleColumns,
+    PointerState,
+    RunSummary,
+    VersionRecord,
+    summarize_run,
+)
 
 REFRESH_OVERLAP = timedelta(seconds=60)
 
@@ -35,6 +43,48 @@ class Tracking(MemoryState):
             self.view(self.entry(s.record.series_id, s.record.production_version or 0))
             for s in served[:limit]
         ]
+
+    def centre_scale_states(
+        self,
+        kinds: Sequence[tuple[str, str, str]],
+        limit: int,
+        *,
+        series_ids: Sequence[str] | None = None,
+        chunk: int = 50_000,
+    ) -> Iterator[CentreScaleColumns]:
+        wanted = set(series_ids) if series_ids is not None else None
+        positions = {kind: (i, centre, scale) for i, (kind, centre, scale) in enumerate(kinds)}
+        rows = []
+        for r in self.most_used(len(self.series)):
+            known = positions.get(r.detector.kind)
+            if (
+                known is None
+                or r.state is None
+                or (wanted is not None and r.series_id not in wanted)
+            ):
+                continue
+            position, centre, scale = known
+            if set(r.detector.params) != {"threshold"} or not {centre, scale} <= set(r.state):
+                continue
+            rows.append(
+                (
+                    r.series_id,
+                    r.version,
+                    position,
+                    r.detector.params["threshold"],
+                    r.state[centre],
+                    r.state[scale],
+                    r.training_start,
+                    r.training_end,
+                )
+            )
+        rows = rows[:limit]
+        dtypes = (np.int32, np.int32, np.float64, np.float64, np.float64, np.int64, np.int64)
+        for start in range(0, len(rows), chunk):
+            ids, *numbers = zip(*rows[start : start + chunk], strict=True)
+            yield CentreScaleColumns(
+                list(ids), *(np.array(c, dtype) for c, dtype in zip(numbers, dtypes, strict=True))
+            )
 
     @atomic
     def clock(self) -> datetime:

@@ -7,7 +7,7 @@ API keys and the audit log in `AccessMethods`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -29,6 +29,7 @@ from sigmawatch.registry.postgres.rollout_methods import RolloutMethods
 from sigmawatch.registry.protocol import ChangeFeed
 from sigmawatch.registry.records import (
     CataloguePage,
+    CentreScaleColumns,
     NewVersion,
     PointerMove,
     PointerState,
@@ -114,6 +115,17 @@ class PostgresRegistry(RolloutMethods, AccessMethods):
     def most_used(self, limit: int) -> list[VersionRecord]:
         with self._read("most_used") as conn:
             return versions.most_used(conn, limit)
+
+    def centre_scale_states(
+        self,
+        kinds: Sequence[tuple[str, str, str]],
+        limit: int,
+        *,
+        series_ids: Sequence[str] | None = None,
+        chunk: int = 50_000,
+    ) -> Iterator[CentreScaleColumns]:
+        with self._read("centre_scale_states") as conn:
+            yield from versions.centre_scale_states(conn, kinds, limit, series_ids, chunk)
 
     def clock(self) -> datetime:
         with self._read("clock") as conn:

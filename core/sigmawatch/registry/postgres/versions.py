@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from sigmawatch.registry import audit_entries
@@ -10,7 +14,13 @@ from sigmawatch.registry.pointer import may_promote
 from sigmawatch.registry.postgres import _sql
 from sigmawatch.registry.postgres.access import write_audit
 from sigmawatch.registry.postgres.connection import Conn, notify
-from sigmawatch.registry.records import NewVersion, Registration, SeriesRecord, VersionRecord
+from sigmawatch.registry.records import (
+    CentreScaleColumns,
+    NewVersion,
+    Registration,
+    SeriesRecord,
+    VersionRecord,
+)
 
 
 def register(conn: Conn, new: NewVersion, *, promote: bool) -> Registration:
@@ -43,6 +53,7 @@ def register(conn: Conn, new: NewVersion, *, promote: bool) -> Registration:
             new.manifest_sha256,
             new.training_ms,
             new.source,
+            Jsonb(new.state) if new.state is not None else None,
         ),
     )
     conn.execute(
@@ -108,6 +119,40 @@ def by_data(conn: Conn, series_id: str, data_hash: str, spec_hash: str) -> Versi
 
 def most_used(conn: Conn, limit: int) -> list[VersionRecord]:
     return [_sql.version_from_row(row) for row in conn.execute(_sql.MOST_USED, (limit,))]
+
+
+def centre_scale_states(
+    conn: Conn,
+    kinds: Sequence[tuple[str, str, str]],
+    limit: int,
+    series_ids: Sequence[str] | None,
+    chunk: int,
+) -> Iterator[CentreScaleColumns]:
+    """Through a server-side cursor, one chunk a fetch: never the whole fleet at once."""
+    names = [list(column) for column in zip(*kinds, strict=True)] if kinds else [[], [], []]
+    params = {
+        "kinds": names[0],
+        "centres": names[1],
+        "scales": names[2],
+        "ids": list(series_ids) if series_ids is not None else None,
+        "limit": limit,
+        "chunk": chunk,
+    }
+    with conn.transaction():
+        conn.execute(_sql.NO_NESTED_LOOPS)
+        cursor = conn.cursor(name="sigmawatch_centre_scale", row_factory=tuple_row, binary=True)
+        with cursor:
+            cursor.itersize = 1
+            cursor.execute(_sql.CENTRE_SCALE_STATES, params)
+            for ids, *numbers in cursor:
+                yield CentreScaleColumns(
+                    ids.split(","),
+                    *(np.frombuffer(b, dtype) for b, dtype in zip(numbers, _SENT, strict=True)),
+                )
+
+
+# The big-endian send forms of CENTRE_SCALE_STATES' columns after the ids.
+_SENT = (">i4", ">i4", ">f8", ">f8", ">f8", ">i8", ">i8")
 
 
 def count_served(conn: Conn, *, ids: list[str] | None, prefix: str | None) -> int:

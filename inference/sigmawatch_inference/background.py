@@ -26,6 +26,7 @@ from sigmawatch.registry import PointerState, Registry
 from sigmawatch.registry.access_protocol import API_KEYS_CHANGE
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.resident import ResidentTable
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.security.keys import KeyCache
 from sigmawatch_inference.settings import ServiceSettings
@@ -58,6 +59,7 @@ class Background:
         tracks: TrackBuffer,
         keys: KeyCache,
         settings: ServiceSettings,
+        resident: ResidentTable | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
@@ -68,6 +70,7 @@ class Background:
         self.tracks = tracks
         self.keys = keys
         self.settings = settings
+        self.resident = resident
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watermark: datetime | None = None
@@ -86,6 +89,8 @@ class Background:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.resident is not None:
+            self.resident.spill()
         for flush in (
             self._flush_usage,
             self._flush_stats,
@@ -129,6 +134,8 @@ class Background:
             self._observe_routing()
             return
         self.cache.drop_series(change)
+        if self.resident is not None:
+            self.resident.changed(self.registry, [change])
         self.metrics.invalidations.labels("notify").inc()
 
     # -- periodic work --------------------------------------------------------------
@@ -142,6 +149,7 @@ class Background:
             Periodic(settings.stats_flush_interval_s, self._flush_stats),
             Periodic(settings.stats_flush_interval_s, self._flush_tracks),
             Periodic(settings.usage_flush_interval_s, self._flush_key_use),
+            Periodic(settings.resident_reload_s, self.load_resident),
             Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_stats(settings.stats_keep_days)),
             Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_audit(settings.audit_keep_days)),
         ]
@@ -164,12 +172,13 @@ class Background:
         """Drop series whose pointer changed since the last refresh; returns how many."""
         assert self._watermark is not None
         changed, self._watermark = self.registry.changed_since(self._watermark)
-        dropped = 0
-        for series_id, state in changed.items():
-            # The query overlaps the previous one; skip rows already handled.
-            if self._seen.get(series_id) != state:
-                self.cache.drop_series(series_id)
-                dropped += 1
+        # The query overlaps the previous one; skip rows already handled.
+        fresh = [s for s, state in changed.items() if self._seen.get(s) != state]
+        for series_id in fresh:
+            self.cache.drop_series(series_id)
+        if self.resident is not None and fresh:
+            self.resident.changed(self.registry, fresh)
+        dropped = len(fresh)
         self._seen = changed
         if dropped:
             self.metrics.invalidations.labels("refresh").inc(dropped)
@@ -184,7 +193,18 @@ class Background:
         self.metrics.rollouts_routed.set(self.routing.rollouts)
         self.metrics.series_routed.set(self.routing.series)
 
+    def load_resident(self) -> int:
+        """(Re)load the resident model table in full; returns its rows."""
+        if self.resident is None:
+            return 0
+        rows = self.resident.load(self.registry)
+        self.metrics.models_resident.set(rows)
+        self.metrics.resident_bytes.set(self.resident.nbytes)
+        return rows
+
     def _flush_usage(self) -> None:
+        if self.resident is not None:
+            self.resident.spill()
         counts = self.usage.take()
         if counts:
             try:
@@ -202,6 +222,8 @@ class Background:
                 log.warning("could not record when API keys were last used")
 
     def _flush_stats(self) -> None:
+        if self.resident is not None:
+            self.resident.spill()
         rows = self.stats.take()
         if not rows:
             return

@@ -82,6 +82,17 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.resident_answers = Counter(
+            "sigmawatch_resident_answers",
+            "Batch items answered from the resident model table (one numpy pass).",
+            registry=r,
+        )
+        self.models_resident = Gauge(
+            "sigmawatch_models_resident", "Models in the resident table.", registry=r
+        )
+        self.resident_bytes = Gauge(
+            "sigmawatch_resident_bytes", "Bytes the resident model table holds.", registry=r
+        )
         self.cache_hits = Counter("sigmawatch_model_cache_hits", "Model cache hits.", registry=r)
         self.cache_misses = Counter(
             "sigmawatch_model_cache_misses", "Model cache misses.", registry=r

@@ -28,7 +28,7 @@ from fastapi import Request
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.validation import parse_version, to_timestamps, to_values, validate_series_id
-from sigmawatch_inference.points import PointsRequest
+from sigmawatch_inference.points import ColumnsRequest, PointsRequest
 
 OFF_LOOP_BYTES = 1024 * 1024
 BATCH_OFF_LOOP_BYTES = 64 * 1024
@@ -146,18 +146,25 @@ def parse_item(item: Any, key: str | None = None) -> PointsRequest:
     return PointsRequest(series_id, parse_version_param(version), timestamps, values, key)
 
 
-def parse_batch(
-    body: bytes, key: str | None = None, max_items: int | None = None
-) -> list[PointsRequest | SigmawatchError]:
-    """The batch body's items; a bad item is that item's error, never the request's.
+type Batch = list[PointsRequest | SigmawatchError] | ColumnsRequest
 
-    More than `max_items` items (None: no bound) fail the request, unparsed.
+COLUMNS = frozenset({"series_ids", "timestamps", "values"})
+
+
+def parse_batch(body: bytes, key: str | None = None, max_items: int | None = None) -> Batch:
+    """The batch body: its items, where a bad item is that item's error, never the
+    request's; or, without `items`, its columns (wrongly typed columns fail the request).
+
+    More than `max_items` items or rows (None: no bound) fail the request.
     """
     if max_items is not None:
         # Every item names its series: counting the key (a few ms for 10 MB) refuses
         # a huge batch before orjson, which holds the GIL ~0.1 s on 10 MB, parses it.
         _bound(body.count(b'"series_id"'), max_items)
-    items = require_field(parse_json_object(body), "items")
+    document = parse_json_object(body)
+    if "items" not in document and "series_ids" in document:
+        return parse_columns(document, key, max_items)
+    items = require_field(document, "items")
     if not isinstance(items, list):
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, "items must be a list")
     if max_items is not None:
@@ -171,6 +178,28 @@ def parse_batch(
     return parsed
 
 
+def parse_columns(
+    document: dict[str, Any], key: str | None, max_items: int | None
+) -> ColumnsRequest:
+    only_fields(document, COLUMNS)
+    series_ids = require_field(document, "series_ids")
+    if not isinstance(series_ids, list) or not set(map(type, series_ids)) <= {str}:
+        raise SigmawatchError(ErrorCode.INVALID_REQUEST, "series_ids must be a list of strings")
+    if max_items is not None:
+        _bound(len(series_ids), max_items)
+    timestamps = to_timestamps(require_field(document, "timestamps"))
+    values = to_values(require_field(document, "values"))
+    if not len(series_ids) == timestamps.size == values.size:
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST,
+            "series_ids, timestamps and values must be of the same length",
+            series_ids=len(series_ids),
+            timestamps=int(timestamps.size),
+            values=int(values.size),
+        )
+    return ColumnsRequest(series_ids, timestamps, values, key)
+
+
 def _bound(items: int, max_items: int) -> None:
     if items > max_items:
         raise SigmawatchError(
@@ -182,9 +211,7 @@ def _bound(items: int, max_items: int) -> None:
         )
 
 
-async def read_batch(
-    request: Request, max_items: int | None = None
-) -> list[PointsRequest | SigmawatchError]:
+async def read_batch(request: Request, max_items: int | None = None) -> Batch:
     key = route_key(request)
     body = await request.body()
     if len(body) > BATCH_OFF_LOOP_BYTES:

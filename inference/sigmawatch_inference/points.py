@@ -19,6 +19,16 @@ class PointsRequest:
     route_key: str | None = None  # X-Sigmawatch-Route-Key: a sticky client's canary key
 
 
+@dataclass(frozen=True, slots=True)
+class ColumnsRequest:
+    """The batch's columns form: row i is one point of series_ids[i], for production."""
+
+    series_ids: list[str]  # as sent; each is checked only if the resident table lacks it
+    timestamps: IntArray
+    values: FloatArray
+    route_key: str | None = None
+
+
 # Not frozen: built once per answer on the hot path, where a frozen init costs.
 @dataclass(slots=True)
 class Prediction:

@@ -15,21 +15,21 @@ locks of its own. Every answer adds to its version's statistics (stats_buffer.py
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from anyio import to_thread
 
-from sigmawatch.errors import ErrorCode, SigmawatchError
+from sigmawatch.errors import SigmawatchError
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.spec import Strategy
 from sigmawatch.validation import check_timestamps, check_values, timestamp_warnings
 from sigmawatch_inference import offload
 from sigmawatch_inference.metrics import ENDPOINTS, Metrics
+from sigmawatch_inference.model_lookup import ModelLookup, Models
 from sigmawatch_inference.points import PRODUCTION, PointsRequest, Prediction, Target
+from sigmawatch_inference.resident_path import ResidentPath
 from sigmawatch_inference.resolver import ModelKey, ModelResolver
 from sigmawatch_inference.routing import RoutingTable, on_candidate
 from sigmawatch_inference.settings import ServiceSettings
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 SINGLE, BATCH = ENDPOINTS
 type Answer = Prediction | SigmawatchError
-type Models = dict[ModelKey, LoadedModel | SigmawatchError]
 
 
 class Predictor:
@@ -52,8 +51,10 @@ class Predictor:
         usage: UsageCounter,
         stats: StatsBuffer,
         routing: RoutingTable,
+        resident: ResidentPath | None = None,
     ) -> None:
-        self.resolver = resolver
+        self.models = ModelLookup(resolver, metrics, settings.batch_load_concurrency)
+        self.resident = resident
         self.settings = settings
         self.metrics = metrics
         self.usage = usage
@@ -77,16 +78,16 @@ class Predictor:
         """Score one request; its failure is raised."""
         target = self._target(request)
         try:
-            model = await self._model(request.series_id, target.version)
+            model = await self.models.model(request.series_id, target.version)
         except SigmawatchError:
             if target.fallback is None:
                 raise
             self._failed(request, target.version)
-            model = await self._model(request.series_id, target.fallback)
+            model = await self.models.model(request.series_id, target.fallback)
         prediction = self._score(model, request, target)
         if target.shadow is not None:
             try:
-                candidate = await self._model(request.series_id, target.shadow)
+                candidate = await self.models.model(request.series_id, target.shadow)
             except SigmawatchError:
                 self._failed(request, target.shadow)
             else:
@@ -97,13 +98,31 @@ class Predictor:
     async def predict_many(
         self, requests: Sequence[PointsRequest | SigmawatchError]
     ) -> list[Answer]:
-        """Score each request; a request that could not be parsed stays its error."""
+        """Score each request; a request that could not be parsed stays its error.
+
+        The resident table answers what it can in one pass; the rest per item."""
+        n = len(requests)
+        if self.resident is None:
+            return await self.per_item(requests)
+        resident = await offload.run(n, self.resident.answer_items, requests)
+        self._count(BATCH, list(resident.values()), usage=False)  # the table counts usage
+        if len(resident) == n:
+            return list(resident.values())
+        rest = [i for i in range(n) if i not in resident]
+        answers = await self.per_item([requests[i] for i in rest])
+        merged: list[Answer | None] = [resident.get(i) for i in range(n)]
+        for i, answer in zip(rest, answers, strict=True):
+            merged[i] = answer
+        return merged  # type: ignore[return-value]  # every slot is filled
+
+    async def per_item(self, requests: Sequence[PointsRequest | SigmawatchError]) -> list[Answer]:
+        """Each request on its own model: cache, registry and store (and rollouts)."""
         n = len(requests)
         targets, keys = await offload.run(n, self._plan, requests)
-        models = await self._resolve_all(keys, n)
+        models = await self.models.resolve_all(keys, n)
         fallbacks = await offload.run(n, _fallbacks, requests, targets, models)
         if fallbacks:
-            models |= await self._resolve_all(fallbacks, n)
+            models |= await self.models.resolve_all(fallbacks, n)
         return await offload.run(n, self._answer_all, requests, targets, models)
 
     def _plan(
@@ -151,66 +170,6 @@ class Predictor:
             else:
                 self._shadow(candidate, request, prediction)
         return prediction
-
-    # -- resolving --------------------------------------------------------------------
-
-    async def _model(self, series_id: str, version: int | None) -> LoadedModel:
-        model = self._cached(series_id, version)
-        if model is None:
-            model = await to_thread.run_sync(self.resolver.load, series_id, version)
-        return model
-
-    def _cached(self, series_id: str, version: int | None) -> LoadedModel | None:
-        model = self.resolver.cached(series_id, version)  # a cached "no model" raises here
-        (self.metrics.cache_hits if model is not None else self.metrics.cache_misses).inc()
-        return model
-
-    async def _resolve_all(self, keys: set[ModelKey], items: int) -> Models:
-        found, misses = await offload.run(items, self._lookup, keys)
-        found.update(await self._load_all(misses))
-        return found
-
-    def _lookup(self, keys: Iterable[ModelKey]) -> tuple[Models, list[ModelKey]]:
-        """The cached models (or cached "no model" errors), and the keys to load."""
-        found: Models = {}
-        misses: list[ModelKey] = []
-        for key in keys:
-            try:
-                model = self._cached(*key)
-            except SigmawatchError as exc:
-                found[key] = exc.with_traceback(None)  # see _load
-                continue
-            if model is None:
-                misses.append(key)
-            else:
-                found[key] = model
-        return found, misses
-
-    async def _load_all(self, keys: list[ModelKey]) -> Models:
-        """A few workers load every key: 10,000 unknown series make a few tasks, not 10,000."""
-        loaded: Models = {}
-        pending = iter(keys)
-
-        async def worker() -> None:
-            for key in pending:
-                loaded[key] = await self._load(key)
-
-        workers = min(len(keys), self.settings.batch_load_concurrency)
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        return loaded
-
-    async def _load(self, key: ModelKey) -> LoadedModel | SigmawatchError:
-        # One model's failure is its items' error only, kept without its traceback: frames
-        # referring back to it are a cycle, and 10,000 made a 0.4 s full collection.
-        try:
-            return await to_thread.run_sync(self.resolver.load, *key)
-        except SigmawatchError as exc:
-            return exc.with_traceback(None)
-        except Exception:
-            log.exception("loading a model failed", extra={"series_id": key[0]})
-            return SigmawatchError(
-                ErrorCode.INTERNAL_ERROR, "loading this model failed", series_id=key[0]
-            )
 
     # -- scoring and accounting ------------------------------------------------------------
 
@@ -271,19 +230,24 @@ class Predictor:
         if version is not None:
             self.stats.failed(request.series_id, version, int(request.values.size))
 
-    def _count(self, endpoint: str, predictions: list[Prediction]) -> None:
+    def _count(self, endpoint: str, predictions: list[Prediction], *, usage: bool = True) -> None:
         points = anomalies = fallbacks = 0
         for prediction in predictions:
             n = int(prediction.scores.size)
-            self.usage.add(prediction.series_id, n)
+            if usage:
+                self.usage.add(prediction.series_id, n)
             points += n
             anomalies += prediction.n_anomalies
             fallbacks += n if prediction.fallback else 0
+        self.count(endpoint, points, anomalies)
+        if fallbacks:
+            self.metrics.fallbacks.inc(fallbacks)
+
+    def count(self, endpoint: str, points: int, anomalies: int) -> None:
+        """Predictions and anomalies answered (usage is counted where they were scored)."""
         self.metrics.predictions_by_endpoint[endpoint].inc(points)
         if anomalies:
             self.metrics.anomalies_by_endpoint[endpoint].inc(anomalies)
-        if fallbacks:
-            self.metrics.fallbacks.inc(fallbacks)
 
 
 def _fallbacks(

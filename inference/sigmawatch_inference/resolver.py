@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import Histogram
 
+from sigmawatch.arrays import BoolArray
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.loading import LoadedModel, load_model
@@ -67,12 +69,22 @@ class ModelResolver:
         self.cache.put(model, token=token, ttl_s=FALLBACK_TTL_S if model.load_error else None)
         return model
 
-    def warm_up(self, top_n: int, *, threads: int = 8) -> int:
-        """Load the production versions of the `top_n` most-used series (MOD-7)."""
+    def warm_up(
+        self,
+        top_n: int,
+        *,
+        skip: Callable[[list[str]], BoolArray] | None = None,
+        threads: int = 8,
+    ) -> int:
+        """Load the production versions of the `top_n` most-used series (MOD-7), but those
+        `skip` marks (the resident table answers them without the cache)."""
         if top_n <= 0:
             return 0
         token = self.cache.token()
         records = self.registry.most_used(top_n)
+        if skip is not None and records:
+            skipped = skip([r.series_id for r in records])
+            records = [r for r, s in zip(records, skipped.tolist(), strict=True) if not s]
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="warmup") as pool:
             loaded = list(pool.map(lambda r: self._load_record(r, token), records))
         for record in records:

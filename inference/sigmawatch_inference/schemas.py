@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel
 
 # What the service takes as a timestamp: positive Unix seconds that fit in int64.
 Timestamp = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -156,11 +156,24 @@ class BatchItem(BaseModel):
     version: str | None = Field(None, description="e.g. v3; production when absent.")
 
 
-class BatchRequest(BaseModel):
+class BatchItems(BaseModel):
     # Any item is taken: one that is no BatchItem gets its own error result (PRED-5).
     items: list[BatchItem | Any] = Field(
         description="BatchItems; an item that is not one fails alone, in its result."
     )
+
+
+class BatchColumns(BaseModel):
+    """The fleet's shape in columns: row i is one point of series_ids[i], production."""
+
+    model_config = ConfigDict(extra="forbid")
+    series_ids: list[str] = Field(description="A series may appear on several rows.")
+    timestamps: list[Timestamp] = Field(description="As many as series_ids.")
+    values: list[float] = Field(description="As many as series_ids.")
+
+
+class BatchRequest(RootModel[BatchItems | BatchColumns]):
+    """Either `items` (any versions, many points an item) or the three columns."""
 
 
 class ErrorBody(BaseModel):
@@ -182,8 +195,34 @@ class BatchResult(BaseModel):
     error: ErrorBody | None = Field(None, description="Set instead of the result fields.")
 
 
-class BatchResponse(BaseModel):
+class BatchResults(BaseModel):
     results: list[BatchResult] = Field(description="One per item, in request order.")
+
+
+class RowError(BaseModel):
+    row: int
+    series_id: str
+    error: ErrorBody
+
+
+class RowWarning(PredictionWarning):
+    row: int
+
+
+class BatchColumnsResult(BaseModel):
+    """One entry per row, in request order; a row that failed is null in `versions` and
+    `scores`, false in `anomalies`, and listed in `errors`."""
+
+    versions: list[str | None]
+    anomalies: list[bool]
+    scores: list[float | None]
+    errors: list[RowError] = Field(description="Only the rows that failed.")
+    warnings: list[RowWarning] = Field(description="Only the rows that earned one (VAL-7).")
+    fallback_rows: list[int] = Field(description="Rows answered by the z-score fallback.")
+
+
+class BatchResponse(RootModel[BatchResults | BatchColumnsResult]):
+    """The items form answers `results`; the columns form answers in columns."""
 
 
 class ErrorResponse(BaseModel):
@@ -261,6 +300,7 @@ class HealthResponse(BaseModel):
     uptime_s: float
     series_trained: int | None
     models_cached: int
+    models_resident: int
     cache_hit_rate: float | None
     inference_latency_ms: LatencySummary
     training_latency_ms: LatencySummary

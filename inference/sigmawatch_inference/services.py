@@ -23,6 +23,8 @@ from sigmawatch_inference.background import Background
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.predictor import Predictor
+from sigmawatch_inference.resident import ResidentTable
+from sigmawatch_inference.resident_path import ResidentPath
 from sigmawatch_inference.resolver import ModelResolver
 from sigmawatch_inference.rollout_loop import RolloutLoop
 from sigmawatch_inference.routing import RoutingTable
@@ -59,6 +61,7 @@ class Services:
     registry: Registry | None = None
     store: ArtifactStore | None = None
     cache: ModelCache | None = None
+    resident: ResidentTable | None = None
     predictor: Predictor | None = None
     background: Background | None = None
     monitor: StorageMonitor | None = None
@@ -112,8 +115,15 @@ class Services:
             raise StorageUnavailableError("storage did not answer at start-up")
         resolver = ModelResolver(self.registry, self.store, self.cache, self.metrics.model_load)
         stats = StatsBuffer(settings.stats_bucket_s)
+        resident = self.resident = ResidentTable(stats, self.usage, settings.resident_max_bytes)
         self.predictor = Predictor(
-            resolver, settings, self.metrics, self.usage, stats, self.routing
+            resolver,
+            settings,
+            self.metrics,
+            self.usage,
+            stats,
+            self.routing,
+            ResidentPath(resident, self.routing, settings, self.metrics),
         )
         self.background = Background(
             registry=self.registry,
@@ -125,13 +135,20 @@ class Services:
             tracks=self.tracks,
             keys=self.keys,
             settings=settings,
+            resident=resident,
         )
         # Listen before warming up, so no change slips between the two.
         self.background.start()
         self.rollouts = RolloutLoop(self.registry, self.store, settings.rollout_tick_s)
         self.rollouts.start()
         started = time.perf_counter()
-        loaded = resolver.warm_up(settings.warmup_top_n)
+        rows = self.background.load_resident()
+        log.info(
+            "resident table loaded",
+            extra={"models": rows, "bytes": resident.nbytes, "seconds": _since(started)},
+        )
+        started = time.perf_counter()
+        loaded = resolver.warm_up(settings.warmup_top_n, skip=lambda ids: resident.lookup(ids) >= 0)
         seconds = time.perf_counter() - started
         self.metrics.warmup_seconds.set(seconds)
         self.metrics.warmup_models.set(loaded)
@@ -153,7 +170,7 @@ class Services:
             self.background.stop()
         if self.registry is not None:
             self.registry.close()
-        self.registry = self.store = self.predictor = self.cache = None
+        self.registry = self.store = self.predictor = self.cache = self.resident = None
         self.background = self.monitor = None
         self.rollouts = None
 
@@ -173,3 +190,7 @@ class Services:
     def storage(self) -> StorageState:
         """The last background check of registry and store (never blocks)."""
         return self.monitor.state() if self.monitor is not None else STARTING
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)

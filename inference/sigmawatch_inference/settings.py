@@ -34,6 +34,19 @@ class ServiceSettings(TrainingSettings, AccessSettings):
     cache_ttl_s: float | None = Field(
         default=None, gt=0, description="Model cache: seconds an entry lives; unset = no TTL."
     )
+    resident_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="Resident model table: bytes for the z-score and MAD models held in "
+        "columns (~120 a model); past it the most-used stay and the rest use the cache. "
+        "0 turns the table off.",
+    )
+    resident_reload_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often the resident table is read again in full, taking in series "
+        "first served since the last load (changes to resident series apply at once).",
+    )
     warmup_top_n: int = Field(
         default=100, ge=0, description="MOD-7: most-used models loaded before readiness."
     )

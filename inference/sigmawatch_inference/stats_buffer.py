@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -74,6 +75,19 @@ class StatsBuffer:
             row.anomalies += anomalies
             row.fallbacks += points if fallback else 0
             row.latency[latency_bucket(latency_ms)] += 1
+
+    def add_counts(self, bucket: int, rows: Iterable[tuple[str, int, int, int, int, int]]) -> None:
+        """Counts gathered elsewhere (the resident table) for time bucket `bucket`: per
+        (series, version, points, anomalies, requests, latency bucket of the requests)."""
+        with self._lock:
+            for series_id, version, points, anomalies, requests, latency in rows:
+                key = (series_id, version, bucket)
+                row = self._rows.get(key)
+                if row is None:
+                    row = self._rows[key] = _Counts()
+                row.predictions += points
+                row.anomalies += anomalies
+                row.latency[latency] += requests
 
     def shadowed(
         self,

@@ -17,6 +17,10 @@ class UsageCounter:
         with self._lock:
             self._counts[series_id] += n
 
+    def add_many(self, counts: dict[str, int]) -> None:
+        with self._lock:
+            self._counts.update(counts)
+
     def take(self) -> dict[str, int]:
         with self._lock:
             counts, self._counts = self._counts, Counter()
@@ -24,5 +28,4 @@ class UsageCounter:
 
     def give_back(self, counts: dict[str, int]) -> None:
         """Counts a failed flush could not write, for the next flush."""
-        with self._lock:
-            self._counts.update(counts)
+        self.add_many(counts)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.artifacts import FileStore
 from sigmawatch.registry import Registry
 from sigmawatch.registry.memory import MemoryRegistry
@@ -17,6 +18,8 @@ from sigmawatch.training import TrainResult, train_series
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.predictor import Predictor
+from sigmawatch_inference.resident import ResidentTable
+from sigmawatch_inference.resident_path import ResidentPath
 from sigmawatch_inference.resolver import ModelResolver
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
@@ -60,6 +63,8 @@ class Stack:
     memory: MemoryRegistry = field(default_factory=MemoryRegistry)
     metrics: Metrics = field(default_factory=Metrics)
     usage: UsageCounter = field(default_factory=UsageCounter)
+    # Bytes of the resident model table (resident.py); 0: every answer per item.
+    resident_bytes: int = 0
 
     def __post_init__(self) -> None:
         self.settings = ServiceSettings(data_dir=self.root, min_training_points=100)
@@ -71,12 +76,24 @@ class Stack:
         )
         self.stats = StatsBuffer(self.settings.stats_bucket_s)
         self.routing = RoutingTable()
+        self.resident = ResidentTable(self.stats, self.usage, self.resident_bytes)
+        path = ResidentPath(self.resident, self.routing, self.settings, self.metrics)
         self.predictor = Predictor(
-            self.resolver, self.settings, self.metrics, self.usage, self.stats, self.routing
+            self.resolver,
+            self.settings,
+            self.metrics,
+            self.usage,
+            self.stats,
+            self.routing,
+            path if self.resident_bytes else None,
         )
 
     def train(self, series_id: str, seed: int = 0, **options: Any) -> TrainResult:
-        timestamps, values = series_data(500, seed=seed)
+        return self.train_data(series_id, *series_data(500, seed=seed), **options)
+
+    def train_data(
+        self, series_id: str, timestamps: IntArray, values: FloatArray, **options: Any
+    ) -> TrainResult:
         return train_series(
             series_id,
             timestamps,

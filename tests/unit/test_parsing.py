@@ -16,6 +16,12 @@ from sigmawatch_inference.points import PointsRequest
 from support.serving import run_async
 
 
+def items_of(body: bytes, max_items: int | None = None) -> list[PointsRequest | SigmawatchError]:
+    parsed = parsing.parse_batch(body, max_items=max_items)
+    assert isinstance(parsed, list), "the items form"
+    return parsed
+
+
 def request_with(body: bytes) -> Request:
     sent = False
 
@@ -79,7 +85,7 @@ def test_a_batch_keeps_bad_items_as_their_errors() -> None:
             ]
         }
     )
-    parsed = parsing.parse_batch(body)
+    parsed = items_of(body)
     assert isinstance(parsed[0], PointsRequest)
     codes = [p.code for p in parsed if isinstance(p, SigmawatchError)]
     assert codes == [
@@ -108,7 +114,7 @@ def test_a_batch_over_the_item_limit_is_refused_before_its_items_are_parsed() ->
     """SEC-1: SIGMAWATCH_BATCH_MAX_ITEMS, named in the error with the count."""
     item = {"series_id": "s", "timestamps": [1], "values": [1.0]}
     body = orjson.dumps({"items": [item] * 11})
-    assert len(parsing.parse_batch(body, max_items=11)) == 11
+    assert len(items_of(body, max_items=11)) == 11
     for unnamed in (False, True):
         # Items without their series_id escape the cheap count; the exact one catches them.
         items = [{"timestamps": [1]} if unnamed else item] * 12
@@ -136,4 +142,4 @@ def test_nul_in_any_json_string_is_refused() -> None:
 def test_bad_items_keep_no_traceback() -> None:
     """Their frames would refer back to them: one cycle per bad item for the collector."""
     body = orjson.dumps({"items": [{"series_id": "bad-id"}] * 3})
-    assert all(e.__traceback__ is None for e in parsing.parse_batch(body))  # type: ignore[union-attr]
+    assert all(e.__traceback__ is None for e in items_of(body))  # type: ignore[union-attr]

@@ -147,7 +147,7 @@ def test_a_rollback_notice_moves_the_answer_to_the_new_version(stack: Stack) -> 
 
 def test_a_batch_loads_a_bounded_number_of_models_at_once(stack: Stack) -> None:
     """SEC-1: 30 unknown series load through 3 workers, not 30 threads at once."""
-    stack.predictor.settings = stack.settings.model_copy(update={"batch_load_concurrency": 3})
+    stack.predictor.models.concurrency = 3  # SIGMAWATCH_BATCH_LOAD_CONCURRENCY
     lock, running, most = threading.Lock(), [0], [0]
 
     def slow_lookup(*_: object) -> None:

@@ -53,6 +53,7 @@ def build(services: Services) -> APIRouter:
                 "uptime_s": round(time.time() - services.started_at, 3),
                 "series_trained": storage.series_trained,
                 "models_cached": services.cache.size if services.cache else 0,
+                "models_resident": services.resident.size if services.resident else 0,
                 "cache_hit_rate": metrics.cache_hit_rate,
                 "inference_latency_ms": metrics.inference_ms.summary(),
                 "training_latency_ms": metrics.training_ms.summary(),

@@ -11,6 +11,7 @@ from sigmawatch.audit import current_actor
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.validation import format_version, validate_series_id
 from sigmawatch_inference import offload
+from sigmawatch_inference.columns import predict_columns
 from sigmawatch_inference.parsing import (
     parse_point,
     parse_version_param,
@@ -18,7 +19,7 @@ from sigmawatch_inference.parsing import (
     read_json_object,
     route_key,
 )
-from sigmawatch_inference.points import PointsRequest, Prediction
+from sigmawatch_inference.points import ColumnsRequest, PointsRequest, Prediction
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
@@ -84,11 +85,19 @@ def build(services: Services) -> APIRouter:
         response_model=BatchResponse,
         responses=ERRORS,
         openapi_extra=body_doc(BatchRequest),
-        summary="Score many points of one or many series (PRED-5)",
+        summary="Score many points of one or many series (PRED-5), as items or in columns",
     )
     async def predict_batch(request: Request) -> Any:
-        items = await read_batch(request, services.settings.batch_max_items)
+        batch = await read_batch(request, services.settings.batch_max_items)
         _, _, predictor = services.require()
+        if isinstance(batch, ColumnsRequest):
+            refused = {}
+            if services.limits is not None:  # SEC-2: rows of series over their limit fail
+                client = client_of(current_actor())
+                refused = await services.limits.predictions(client, Counter(batch.series_ids))
+            columns = await predict_columns(predictor, batch, refused)
+            return OrjsonResponse(columns.to_dict())
+        items = batch
         if services.limits is not None:
             items = await _within_limits(services.limits, items)
         answers = await predictor.predict_many(items)

@@ -1,0 +1,177 @@
+"""Scoring many series in one numpy pass, from the resident table (issue 10).
+
+Only what the table answers exactly as the per-item path would takes this
+path: production requests (no version) of resident series that no rollout
+routes, with every point valid and every score finite. Everything else, so
+every error, warning-free or not, and every fallback, is left to the
+per-item path (predictor.py), which makes both paths answer bit for bit
+alike: the same float64 operations in the same order, on the same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.errors import SigmawatchError
+from sigmawatch.validation import timestamp_warnings
+from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.points import PointsRequest, Prediction
+from sigmawatch_inference.resident import (
+    CENTRE,
+    END,
+    KINDS,
+    SCALE,
+    START,
+    THRESHOLD,
+    Int32Array,
+    ResidentTable,
+    Rows,
+)
+from sigmawatch_inference.routing import RoutingTable
+from sigmawatch_inference.settings import ServiceSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The items the table answered (`ok`), with per-item and per-point columns."""
+
+    ok: BoolArray  # per item
+    version: Int32Array  # per item
+    kind: npt.NDArray[np.uint8]
+    params: FloatArray  # per item, as resident.Columns.params
+    n_anomalies: IntArray
+    warned: BoolArray  # per item: its timestamps earn a warning (VAL-7)
+    scores: FloatArray  # per point
+    anomalies: BoolArray
+
+
+class ResidentPath:
+    def __init__(
+        self,
+        table: ResidentTable,
+        routing: RoutingTable,
+        settings: ServiceSettings,
+        metrics: Metrics,
+    ) -> None:
+        self.table = table
+        self.routing = routing
+        self.settings = settings
+        self.metrics = metrics
+
+    def rows(self, series_ids: list[str]) -> Rows:
+        """Each series' row, or -1 where the table must not answer (not resident, routed)."""
+        rows = self.table.lookup(series_ids)
+        if self.routing.series:  # a rollout's series answer per item (routing.py)
+            route = self.routing.route
+            routed = [i for i, s in enumerate(series_ids) if rows[i] >= 0 and route(s)]
+            rows[routed] = -1
+        return rows
+
+    def score(
+        self, rows: Rows, counts: IntArray, timestamps: IntArray, values: FloatArray
+    ) -> Scored:
+        """Score items of `counts` points each (all > 0), back to back in the arrays."""
+        started = time.perf_counter()
+        g = self.table.gather(rows)
+        single = counts.size == values.size
+        starts = None if single else np.concatenate(([0], np.cumsum(counts)[:-1]))
+
+        def per_point(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return column if single else np.repeat(column, counts, axis=0)
+
+        def per_item(points: BoolArray, reduce: np.ufunc) -> BoolArray:
+            return points if starts is None else reduce.reduceat(points, starts)
+
+        s = self.settings
+        p = per_point(g.params)
+        with np.errstate(all="ignore"):
+            scores = np.subtract(values, p[:, CENTRE])
+            np.abs(scores, out=scores)
+            scores /= p[:, SCALE]
+        anomalies = scores > p[:, THRESHOLD]
+        good = (timestamps > 0) & np.isfinite(scores)
+        good &= (values >= s.value_min) & (values <= s.value_max)
+        now = time.time()
+        gap = s.training_gap_tolerance_s
+        warn = (timestamps > now + s.future_tolerance_s) | (timestamps < now - s.past_tolerance_s)
+        warn |= (timestamps < p[:, START] - gap) | (timestamps > p[:, END] + gap)
+        flagged = anomalies.astype(np.int64)
+        n_anomalies = flagged if starts is None else np.add.reduceat(flagged, starts)
+        ok = per_item(good, np.logical_and) & (g.version > 0)
+        scored = Scored(
+            ok=ok,
+            version=g.version,
+            kind=g.kind,
+            params=g.params,
+            n_anomalies=n_anomalies,
+            warned=per_item(warn, np.logical_or),
+            scores=scores,
+            anomalies=anomalies,
+        )
+        answered = np.flatnonzero(ok)
+        if answered.size:
+            ms = (time.perf_counter() - started) * 1000.0 / rows.size
+            self.table.count(rows[answered], counts[answered], n_anomalies[answered], ms)
+            self.metrics.resident_answers.inc(int(answered.size))
+        return scored
+
+    def warnings(self, scored: Scored, item: int, timestamps: IntArray) -> list[dict[str, Any]]:
+        if not scored.warned[item]:
+            return []
+        return timestamp_warnings(
+            timestamps,
+            now=time.time(),
+            training_range=(int(scored.params[item, START]), int(scored.params[item, END])),
+            settings=self.settings,
+        )
+
+    def answer_items(
+        self, requests: Sequence[PointsRequest | SigmawatchError]
+    ) -> dict[int, Prediction]:
+        """The items of a batch the table answers, by their index in it."""
+        picked = [
+            i for i, r in enumerate(requests) if isinstance(r, PointsRequest) and r.version is None
+        ]
+        if not picked or self.table.size == 0:
+            return {}
+        items: list[PointsRequest] = [requests[i] for i in picked]  # type: ignore[misc]
+        rows = self.rows([r.series_id for r in items])
+        mine = np.flatnonzero(rows >= 0).tolist()
+        if not mine:
+            return {}
+        items = [items[i] for i in mine]
+        counts = np.fromiter((r.values.size for r in items), np.int64, len(items))
+        scored = self.score(
+            rows[mine],
+            counts,
+            np.concatenate([r.timestamps for r in items]),
+            np.concatenate([r.values for r in items]),
+        )
+        ends = np.cumsum(counts).tolist()
+        answers: dict[int, Prediction] = {}
+        begin = 0
+        for k, item in enumerate(items):
+            end = ends[k]
+            if scored.ok[k]:
+                threshold = float(scored.params[k, THRESHOLD])
+                answers[picked[mine[k]]] = Prediction(
+                    series_id=item.series_id,
+                    version=int(scored.version[k]),
+                    kind=KINDS[scored.kind[k]],
+                    params={"threshold": threshold},
+                    threshold=threshold,
+                    scores=scored.scores[begin:end],
+                    anomalies=scored.anomalies[begin:end],
+                    n_anomalies=int(scored.n_anomalies[k]),
+                    fallback=False,
+                    warnings=self.warnings(scored, k, item.timestamps),
+                )
+            begin = end
+        return answers

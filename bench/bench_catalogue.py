@@ -41,10 +41,11 @@ INDEXES = (
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def fill(conn: psycopg.Connection[object], series: int, versions: int) -> None:
-    """Run fleet_catalogue.sql (also used by tests/integration/test_catalogue_plans.py)."""
+def fill(conn: psycopg.Connection[object], series: int, versions: int, path: Path = FILL) -> None:
+    """Run fleet_catalogue.sql (also used by tests/integration/test_catalogue_plans.py),
+    or another fill script with the same parameters."""
     text = "\n".join(
-        line for line in FILL.read_text().splitlines() if not line.lstrip().startswith("--")
+        line for line in path.read_text().splitlines() if not line.lstrip().startswith("--")
     )
     params = {"series": series, "versions": versions}
     for statement in (s.strip() for s in text.split(";")):

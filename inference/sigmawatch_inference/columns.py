@@ -18,7 +18,7 @@ from sigmawatch.errors import SigmawatchError
 from sigmawatch.validation import validate_series_id
 from sigmawatch_inference.points import ColumnsRequest, PointsRequest, Prediction
 from sigmawatch_inference.predictor import BATCH, Predictor
-from sigmawatch_inference.resident import Int32Array
+from sigmawatch_inference.resident_columns import Int32Array
 
 # Version names for the common small numbers, so a column of them is a list lookup.
 _NAMES: list[str | None] = [None, *(f"v{n}" for n in range(1, 4096))]

@@ -40,7 +40,13 @@ _BODY_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 _JSON = b"application/json"
 _MAX_REMEMBERED_HOSTS = 1024
 # What a browser on an allowed origin may send beyond the CORS-safelisted headers.
-CORS_HEADERS = ("content-type", "authorization", "x-api-key", "x-sigmawatch-route-key")
+CORS_HEADERS = (
+    "content-type",
+    "authorization",
+    "x-api-key",
+    "x-sigmawatch-route-key",
+    "x-sigmawatch-series",  # affinity behind Istio (docs/api.md)
+)
 
 COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

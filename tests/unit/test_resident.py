@@ -19,7 +19,7 @@ from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import API
 from sigmawatch.registry.rollout_records import Route
 from sigmawatch.rollouts.spec import Strategy
-from sigmawatch_inference import resident
+from sigmawatch_inference import resident_columns
 from sigmawatch_inference.background import Background
 from sigmawatch_inference.columns import predict_columns
 from sigmawatch_inference.points import ColumnsRequest, PointsRequest, Prediction
@@ -105,6 +105,26 @@ def test_fleet_answers_equal_the_per_series_answers_bit_for_bit(stack: Stack) ->
     for a, b in zip(fleet, per_series, strict=True):
         same(a, b)
     assert sum(isinstance(a, Prediction) and bool(a.warnings) for a in fleet) >= FLEET // 100
+
+    async def singles_of(items: list[PointsRequest]) -> list[Answer]:
+        answers: list[Answer] = []
+        for item in items:
+            try:
+                answers.append(await stack.predictor.predict(item))
+            except SigmawatchError as exc:
+                answers.append(exc)
+        return answers
+
+    # The single-point route answers from the table too, in Python floats.
+    one_point = [r for r in requests[:2000] if isinstance(r, PointsRequest) and r.values.size == 1]
+    before = answered_by_table(stack)
+    for a, b in zip(
+        run_async(singles_of(one_point)),
+        run_async(stack.predictor.per_item(one_point)),
+        strict=True,
+    ):
+        same(a, b)
+    assert answered_by_table(stack) - before == len(one_point) - 3
     assert sum(isinstance(a, Prediction) and a.n_anomalies > 0 for a in fleet) > 100
 
     columns = run_async(predict_columns(stack.predictor, ColumnsRequest(ids, timestamps, values)))
@@ -204,7 +224,7 @@ def test_a_series_the_table_does_not_hold_is_answered_through_the_cache(
     stack.memory.record_usage({ids[4]: 50, ids[5]: 40})
     # A budget of two rows keeps the two most-used series; two more collide on their
     # first hash and are left out too.
-    stack.resident.max_bytes = 2 * (resident.ROW_BYTES + len(ids[0]))
+    stack.resident.max_bytes = 2 * (resident_columns.ROW_BYTES + len(ids[0]))
     assert stack.resident.load(stack.memory) == 2
     requests: list[PointsRequest | SigmawatchError] = [point(s, START, 30.0) for s in ids]
     answers = run_async(stack.predictor.predict_many(requests))
@@ -213,7 +233,9 @@ def test_a_series_the_table_does_not_hold_is_answered_through_the_cache(
         same(a, b)
 
     real = hash
-    monkeypatch.setattr(resident, "hash", lambda s: 1 if s in ids[:2] else real(s), raising=False)
+    monkeypatch.setattr(
+        resident_columns, "hash", lambda s: 1 if s in ids[:2] else real(s), raising=False
+    )
     stack.resident.max_bytes = 10**6
     assert stack.resident.load(stack.memory) == 4
     assert (stack.resident.lookup(ids) >= 0).tolist() == [False, False, True, True, True, True]

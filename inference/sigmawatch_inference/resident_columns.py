@@ -1,0 +1,149 @@
+"""The resident table's columns: built from the registry's rows, searched by hash.
+
+See resident.py for what the table is for; this is its layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sigmawatch.arrays import FloatArray, IntArray
+from sigmawatch.detectors import CENTRE_SCALE
+from sigmawatch.registry import CentreScaleColumns
+
+KINDS = tuple(CENTRE_SCALE)
+# What the registry is asked for: each kind with the state names of its two numbers.
+ASKED = [(kind, *CENTRE_SCALE[kind]) for kind in KINDS]
+SALT = "\x01"
+# Columns of `Columns.params`: one fancy-index gathers all five for a request's rows.
+# The training range is exact as float64 (timestamps < 2**53).
+THRESHOLD, CENTRE, SCALE, START, END = range(5)
+# Columns of `Columns.counts`, kept between flushes (float64: exact to 2**53).
+POINTS, ANOMALIES, REQUESTS, LATENCY_MS = range(4)
+# Bytes a row costs besides its series id: 2 hashes, the parameters, version, kind,
+# id offset, and the counters.
+ROW_BYTES = 8 * 2 + 8 * 5 + 4 + 1 + 8 + 8 * 4
+
+type Int32Array = npt.NDArray[np.int32]
+type Rows = IntArray  # row numbers into the table, -1 for "not resident"
+
+
+@dataclass(slots=True)
+class Columns:
+    """One snapshot of the table; rows sorted by `h1`. Version 0 marks a retired row."""
+
+    h1: IntArray
+    h2: IntArray
+    params: FloatArray  # n × 5: THRESHOLD, CENTRE, SCALE, START, END
+    version: Int32Array
+    kind: npt.NDArray[np.uint8]
+    ids: bytes  # every series id, ASCII, back to back
+    offsets: IntArray  # row i's id is ids[offsets[i]:offsets[i + 1]]
+    counts: FloatArray  # n × 4: POINTS, ANOMALIES, REQUESTS, LATENCY_MS
+
+    @property
+    def size(self) -> int:
+        return int(self.h1.size)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * ROW_BYTES + len(self.ids)
+
+    def series_id(self, row: int) -> str:
+        return self.ids[self.offsets[row] : self.offsets[row + 1]].decode()
+
+    def row_of(self, series_id: str) -> int:
+        """One series' row, or -1: `lookup_rows` for one id, without arrays."""
+        h1 = hash(series_id)
+        row = int(self.h1.searchsorted(h1))
+        if row >= self.size or self.h1[row] != h1 or not self.version[row]:
+            return -1
+        return row if self.h2[row] == hash(SALT + series_id) else -1
+
+    def lookup_rows(self, series_ids: list[str], *, retired: bool = False) -> Rows:
+        """Each series' row, or -1: not in the table, or retired (unless `retired`)."""
+        n = len(series_ids)
+        if self.size == 0 or n == 0:
+            return np.full(n, -1, np.int64)
+        wanted = np.array(list(map(hash, series_ids)), np.int64)
+        rows = np.searchsorted(self.h1, wanted)
+        np.minimum(rows, self.size - 1, out=rows)
+        hit = np.flatnonzero(self.h1[rows] == wanted)
+        confirm = np.array([hash(SALT + series_ids[i]) for i in hit.tolist()], np.int64)
+        same = self.h2[rows[hit]] == confirm
+        good = hit[same if retired else same & (self.version[rows[hit]] > 0)]
+        found = np.full(n, -1, np.int64)
+        found[good] = rows[good]
+        return found
+
+
+def build(chunks: Iterable[CentreScaleColumns], max_bytes: int) -> Columns:
+    """The table of the registry's rows (most used first) that fits in `max_bytes`.
+
+    A row is left out unless its numbers score as its detector would: finite, and a
+    positive scale (anything else is answered per item, with its fallback)."""
+    parts: list[tuple[list[str], npt.NDArray[Any]]] = []
+    used = 0
+    for chunk in chunks:
+        numbers = np.array(
+            [
+                chunk.versions,
+                chunk.kinds,
+                chunk.thresholds,
+                chunk.centres,
+                chunk.scales,
+                chunk.training_starts,
+                chunk.training_ends,
+            ],
+            np.float64,
+        )  # 7 × n; versions, kinds and timestamps stay exact in float64 (< 2**53)
+        lengths = np.fromiter(map(len, chunk.series_ids), np.int64, len(chunk.series_ids))
+        good = np.isfinite(numbers[2:5]).all(axis=0) & (numbers[4] > 0.0)  # scale
+        cost = used + np.cumsum(np.where(good, ROW_BYTES + lengths, 0))
+        keep = good & (cost <= max_bytes)
+        ids = chunk.series_ids
+        kept = ids if keep.all() else [ids[i] for i in np.flatnonzero(keep).tolist()]
+        parts.append((kept, numbers[:, keep]))
+        if cost.size and cost[-1] > max_bytes:
+            break
+        used = int(cost[-1]) if cost.size else used
+    ids = list(chain.from_iterable(part for part, _ in parts))
+    numbers = np.concatenate([n for _, n in parts], axis=1) if parts else np.zeros((7, 0))
+    n = len(ids)
+    h1 = np.fromiter(map(hash, ids), np.int64, n)
+    order = np.argsort(h1, kind="stable")
+    h1, numbers = h1[order], numbers[:, order]
+    ids = list(map(ids.__getitem__, order.tolist()))
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, ids), np.int64, n), out=offsets[1:])  # ids are ASCII
+    version = numbers[0].astype(np.int32)
+    same = np.flatnonzero(h1[1:] == h1[:-1])  # equal first hashes: both rows retired
+    version[same] = version[same + 1] = 0
+    return Columns(
+        h1=h1,
+        h2=np.fromiter(map(hash, map(SALT.__add__, ids)), np.int64, n),
+        params=np.ascontiguousarray(numbers[2:7].T),
+        version=version,
+        kind=numbers[1].astype(np.uint8),
+        ids="".join(ids).encode(),
+        offsets=offsets,
+        counts=np.zeros((n, 4)),
+    )
+
+
+EMPTY = build([], 0)
+
+
+def rewrite(c: Columns, row: int, new: Columns, at: int) -> None:
+    """Row `row` of `c` becomes row `at` of `new`, or is retired when `at` is -1."""
+    if at < 0:
+        c.version[row] = 0
+        return
+    c.params[row] = new.params[at]
+    c.version[row], c.kind[row] = new.version[at], new.kind[at]

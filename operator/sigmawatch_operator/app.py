@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,9 @@ from sigmawatch_operator.rollouts import RolloutController
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 15
+# A second reconcile of one unchanged copy within this long is skipped; the timer's next
+# tick (SIGMAWATCH_OPERATOR_RECONCILE_INTERVAL_S, 15 s) reconciles it again if needed.
+DUPLICATE_WINDOW_S = 5.0
 
 
 def failure(exc: Exception, what: str) -> kopf.TemporaryError | kopf.PermanentError | None:
@@ -72,6 +76,8 @@ class OperatorApp:
         # kopf runs timers beside event handlers: one reconcile per object at a time.
         self._locks: dict[str, asyncio.Lock] = {}
         self._ready: dict[str, bool] = {}
+        # Per model: the resourceVersion last reconciled, and when.
+        self._reconciled: dict[str, tuple[str | None, float]] = {}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -104,7 +110,7 @@ class OperatorApp:
         self.rollouts = RolloutController(
             self.kube.get_model, self.registry, analyzer, self.metrics, utcnow, self.kube
         )
-        self.metrics.serve(self.config.metrics_port)
+        self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
 
     def stop(self) -> None:
         if self.registry is not None:
@@ -117,6 +123,9 @@ class OperatorApp:
         uid = body["metadata"]["uid"]
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
+            version = body["metadata"].get("resourceVersion")
+            if self._just_reconciled(uid, version):
+                return
             with self.metrics.reconcile_seconds.labels("AnomalyModel").time():
                 # One snapshot for the reconcile and the status diff: timers get
                 # a live body that may move on while the reconcile runs.
@@ -132,6 +141,7 @@ class OperatorApp:
                     raise classified from exc
         self.metrics.reconciles.labels("AnomalyModel", "ok").inc()
         _write_status(patch, snapshot["status"], outcome)
+        self._reconciled[uid] = (version, time.monotonic())
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         self._count_ready(uid, cond.is_true(outcome.status, cond.READY))
@@ -158,10 +168,23 @@ class OperatorApp:
         uid = meta["uid"]
         self._locks.pop(uid, None)
         self._ready.pop(uid, None)
+        self._reconciled.pop(uid, None)
         self._count_ready(None, False)
         log.info(
             "AnomalyModel deleted; its registry versions and artifacts are kept",
             extra={"model": body["metadata"]["name"], "namespace": body["metadata"]["namespace"]},
+        )
+
+    def _just_reconciled(self, uid: str, version: str | None) -> bool:
+        """The same copy of the object was reconciled moments ago, before its status patch
+        could come back: after a restart kopf's resume handler and the timer both hold the
+        copy read at start-up, and the second would report a finished Job again."""
+        last = self._reconciled.get(uid)
+        return (
+            version is not None
+            and last is not None
+            and last[0] == version
+            and time.monotonic() - last[1] < DUPLICATE_WINDOW_S
         )
 
     def _count_ready(self, uid: str | None, ready: bool) -> None:

@@ -47,6 +47,11 @@ class OperatorConfig(BaseSettings):
         default=7 * 86_400, ge=0, description="Finished training Jobs are deleted after this."
     )
     metrics_port: int = Field(default=9090, ge=0, description="Prometheus /metrics; 0 disables.")
+    metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - in a pod, Prometheus scrapes the pod's address
+        min_length=1,
+        description="Address the metrics server binds; 127.0.0.1 outside a pod.",
+    )
     peering_lifetime_s: int = Field(
         default=60, ge=5, description="How long a silent peer counts as alive (HA takeover time)."
     )

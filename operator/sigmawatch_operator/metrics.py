@@ -71,6 +71,6 @@ class OperatorMetrics:
             registry=r,
         )
 
-    def serve(self, port: int) -> None:
+    def serve(self, port: int, host: str) -> None:
         if port:
-            start_http_server(port, addr="0.0.0.0", registry=self.collectors)  # noqa: S104 - a pod's metrics port
+            start_http_server(port, addr=host, registry=self.collectors)

@@ -96,3 +96,5 @@ def test_status_patches_null_what_was_dropped() -> None:
         "lastJob": {"name": "j2", "phase": "Running", "finishedAt": None, "message": None},
     }
     assert merge_patch(new, new) == {}
+    # The API server drops a null it stores; sending it again every tick patched nothing.
+    assert merge_patch({"same": 2}, {"same": 2, "nextTrainingAt": None}) == {}

@@ -37,6 +37,7 @@ class OperatorProcess:
                 {
                     "PYTHONPATH": SOURCE_ROOTS,
                     "SIGMAWATCH_OPERATOR_METRICS_PORT": str(self.metrics_port),
+                    "SIGMAWATCH_OPERATOR_METRICS_HOST": "127.0.0.1",
                     **env,
                 }
             ),

@@ -27,7 +27,8 @@ import psycopg
 from bench_catalogue import fill
 from report import Row, median, ms, ratio, summary, table
 from sigmawatch.registry.postgres import PostgresRegistry
-from sigmawatch_inference.resident import ASKED, ResidentTable
+from sigmawatch_inference.resident import ResidentTable
+from sigmawatch_inference.resident_columns import ASKED
 from sigmawatch_inference.stats_buffer import StatsBuffer
 from sigmawatch_inference.usage import UsageCounter
 from workspace import Workspace

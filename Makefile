@@ -11,13 +11,14 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint format unit testbin browser promtool redis bench e2e clean
+.PHONY: help run test lint format unit testbin browser promtool redis bench bench-peers e2e clean
 
 help:
 	@echo "make run     serve the API on embedded defaults (http://127.0.0.1:8000)"
 	@echo "make test    set everything up, lint, then run every test tier"
 	@echo "make lint    ruff, mypy and the import layering rules"
 	@echo "make bench   benchmarks (ratios against same-run baselines)"
+	@echo "make bench-peers  MLServer and KServe beside Sigmawatch, the same z-score"
 	@echo "make e2e     the kind cluster scenario (needs Docker)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -60,6 +61,10 @@ test: $(STAMP) browser promtool redis testbin lint
 bench: $(STAMP)
 	tools/ensure-debian-package.sh wrk wrk "the HTTP benchmarks"
 	$(PY) bench/run_all.py
+
+bench-peers: $(STAMP)
+	tools/ensure-debian-package.sh wrk wrk "the HTTP benchmarks"
+	$(PY) bench/bench_peers.py --peers "$$(tools/peers.sh)"
 
 e2e:
 	e2e/run.sh

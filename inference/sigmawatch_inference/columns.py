@@ -34,9 +34,9 @@ class ColumnsAnswer:
     fallback_rows: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        names = _NAMES
+        names, known = _NAMES, len(_NAMES)
         return {
-            "versions": [names[v] if v < len(names) else f"v{v}" for v in self.versions.tolist()],
+            "versions": [names[v] if v < known else f"v{v}" for v in self.versions.tolist()],
             "anomalies": self.anomalies,
             "scores": self.scores,
             "errors": self.errors,
@@ -71,11 +71,16 @@ async def predict_columns(
                 request.timestamps[mine],
                 request.values[mine],
             )
-            ok = mine[scored.ok]
-            answer.versions[ok] = scored.version[scored.ok]
-            answer.anomalies[ok] = scored.anomalies[scored.ok]
-            answer.scores[ok] = scored.scores[scored.ok]
-            done[ok] = True
+            if mine.size == n and scored.ok.all():  # the fleet's usual request: all here
+                answer.versions, answer.anomalies = scored.version, scored.anomalies
+                answer.scores, ok = scored.scores, mine
+                done[:] = True
+            else:
+                ok = mine[scored.ok]
+                answer.versions[ok] = scored.version[scored.ok]
+                answer.anomalies[ok] = scored.anomalies[scored.ok]
+                answer.scores[ok] = scored.scores[scored.ok]
+                done[ok] = True
             predictor.count(BATCH, int(ok.size), int(np.count_nonzero(answer.anomalies[ok])))
             for k in np.flatnonzero(scored.warned & scored.ok).tolist():
                 row = int(mine[k])

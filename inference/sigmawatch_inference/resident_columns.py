@@ -71,11 +71,13 @@ class Columns:
         n = len(series_ids)
         if self.size == 0 or n == 0:
             return np.full(n, -1, np.int64)
-        wanted = np.array(list(map(hash, series_ids)), np.int64)
+        wanted = np.fromiter(map(hash, series_ids), np.int64, n)
         rows = np.searchsorted(self.h1, wanted)
         np.minimum(rows, self.size - 1, out=rows)
         hit = np.flatnonzero(self.h1[rows] == wanted)
-        confirm = np.array([hash(SALT + series_ids[i]) for i in hit.tolist()], np.int64)
+        # Usually every id is a hit: then no index list is built to confirm them.
+        ids = series_ids if hit.size == n else [series_ids[i] for i in hit.tolist()]
+        confirm = np.fromiter(map(hash, map(SALT.__add__, ids)), np.int64, hit.size)
         same = self.h2[rows[hit]] == confirm
         good = hit[same if retired else same & (self.version[rows[hit]] > 0)]
         found = np.full(n, -1, np.int64)

@@ -81,30 +81,38 @@ class ResidentPath:
         """Score items of `counts` points each (all > 0), back to back in the arrays."""
         started = time.perf_counter()
         g = self.table.gather(rows)
-        single = counts.size == values.size
+        single = counts.size == values.size  # one point an item: no reductions
         starts = None if single else np.concatenate(([0], np.cumsum(counts)[:-1]))
 
-        def per_point(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
-            return column if single else np.repeat(column, counts, axis=0)
-
-        def per_item(points: BoolArray, reduce: np.ufunc) -> BoolArray:
+        def per_item(points: npt.NDArray[Any], reduce: np.ufunc) -> npt.NDArray[Any]:
             return points if starts is None else reduce.reduceat(points, starts)
 
+        if counts.size == 1:  # one series' points: its numbers broadcast as scalars
+            centre, scale, threshold = (
+                g.params[0, CENTRE],
+                g.params[0, SCALE],
+                g.params[0, THRESHOLD],
+            )
+        else:
+            per_point = g.params[:, :3] if single else np.repeat(g.params[:, :3], counts, axis=0)
+            centre, scale = per_point[:, CENTRE], per_point[:, SCALE]
+            threshold = per_point[:, THRESHOLD]
         s = self.settings
-        p = per_point(g.params)
         with np.errstate(all="ignore"):
-            scores = np.subtract(values, p[:, CENTRE])
+            scores = np.subtract(values, centre)
             np.abs(scores, out=scores)
-            scores /= p[:, SCALE]
-        anomalies = scores > p[:, THRESHOLD]
+            scores /= scale
+        anomalies = scores > threshold
         good = (timestamps > 0) & np.isfinite(scores)
         good &= (values >= s.value_min) & (values <= s.value_max)
+        # VAL-7 looks at each item's earliest and latest timestamp only.
+        lo, hi = per_item(timestamps, np.minimum), per_item(timestamps, np.maximum)
         now = time.time()
         gap = s.training_gap_tolerance_s
-        warn = (timestamps > now + s.future_tolerance_s) | (timestamps < now - s.past_tolerance_s)
-        warn |= (timestamps < p[:, START] - gap) | (timestamps > p[:, END] + gap)
+        warned = (hi > now + s.future_tolerance_s) | (lo < now - s.past_tolerance_s)
+        warned |= (lo < g.params[:, START] - gap) | (hi > g.params[:, END] + gap)
         flagged = anomalies.astype(np.int64)
-        n_anomalies = flagged if starts is None else np.add.reduceat(flagged, starts)
+        n_anomalies = per_item(flagged, np.add)
         ok = per_item(good, np.logical_and) & (g.version > 0)
         scored = Scored(
             ok=ok,
@@ -112,7 +120,7 @@ class ResidentPath:
             kind=g.kind,
             params=g.params,
             n_anomalies=n_anomalies,
-            warned=per_item(warn, np.logical_or),
+            warned=warned,
             scores=scores,
             anomalies=anomalies,
         )

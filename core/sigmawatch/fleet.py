@@ -1,8 +1,9 @@
 """Training many series in one run: what a training Job executes (MOD-1, MOD-4).
 
-A run trains its share of a model's series (a deterministic hash shard, so
-an Indexed Job needs no series list per pod), one series at a time through
-`train_series`, and records each outcome in the registry. One bad series
+A run trains its share of a model's series (a deterministic hash shard: the
+operator writes each index's list to the store, or, for explicit series,
+each pod picks its own), one series at a time through `train_series`, and
+records each outcome in the registry. One bad series
 never stops the others; the caller decides the exit status from the summary.
 """
 
@@ -12,8 +13,11 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from sigmawatch import training_job
 from sigmawatch.artifacts import ArtifactNotFoundError, ArtifactStore
@@ -28,6 +32,8 @@ from sigmawatch.training_job import FleetRun
 
 log = logging.getLogger(__name__)
 
+SHARD_LIST_WRITERS = 16
+
 
 def shard_of(series_id: str, shards: int) -> int:
     """Stable shard of a series: the same on every pod and every run."""
@@ -37,6 +43,36 @@ def shard_of(series_id: str, shards: int) -> int:
 
 def select_shard(series_ids: Iterable[str], index: int, shards: int) -> list[str]:
     return [s for s in series_ids if shard_of(s, shards) == index]
+
+
+def shard_list_key(prefix: str, index: int) -> str:
+    return f"{prefix}shard-{index:05d}.json"
+
+
+def write_shard_lists(
+    store: ArtifactStore, prefix: str, series_ids: Iterable[str], shards: int
+) -> None:
+    """Each index's series, one object an index, written before its Job exists: with
+    ⌈N/500⌉ pods each listing the fleet, listing work grew with N² (issue 10)."""
+    lists: list[list[str]] = [[] for _ in range(shards)]
+    for series_id in series_ids:
+        lists[shard_of(series_id, shards)].append(series_id)
+    with ThreadPoolExecutor(SHARD_LIST_WRITERS) as pool:  # an S3 PUT is a round trip
+        list(
+            pool.map(
+                lambda i: store.put(shard_list_key(prefix, i), orjson.dumps(lists[i])),
+                range(shards),
+            )
+        )
+
+
+def read_shard_list(store: ArtifactStore, prefix: str, index: int) -> list[str]:
+    series = orjson.loads(store.get(shard_list_key(prefix, index)))
+    if not isinstance(series, list) or not all(isinstance(s, str) for s in series):
+        raise SigmawatchError(
+            ErrorCode.INVALID_REQUEST, "the shard list is not a list of series ids", index=index
+        )
+    return series
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +127,12 @@ def run_shard(
         if run.source_uri
         else dataset_source(store)
     )
-    series = list(run.series) or source.list_series(run.prefix or "")
     index = training_job.shard_index(run, environ)
-    mine = select_shard(series, index, run.shard_count)
+    if run.shard_lists:
+        mine = read_shard_list(store, run.shard_lists, index)
+    else:
+        series = list(run.series) or source.list_series(run.prefix or "")
+        mine = select_shard(series, index, run.shard_count)
     result = train_run(
         run.run_id,
         mine,

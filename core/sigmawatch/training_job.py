@@ -60,6 +60,9 @@ class FleetRun:
     window: str | None = None
     keep_versions: int | None = None
     promote: bool = True
+    # Store prefix of the series list of each index (fleet.write_shard_lists): a pod
+    # reads its own share instead of listing and hashing the whole fleet.
+    shard_lists: str | None = None
 
 
 def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +93,7 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", help="without --series: every series with data and this prefix")
     parser.add_argument("--shard-index", type=int, help=f"default: ${ENV_INDEX} or 0")
     parser.add_argument("--shard-count", type=int, default=1)
+    parser.add_argument("--shard-lists", help="store prefix of each index's series list")
     add_detector_arguments(parser)
     parser.add_argument("--window-points", type=int, help="train on at most the newest N points")
     parser.add_argument("--window", help="train on the newest span only, e.g. 30d")
@@ -105,6 +109,8 @@ def to_args(run: FleetRun) -> list[str]:
         args += ["--prefix", run.prefix]
     if run.shard_index is not None:
         args += ["--shard-index", str(run.shard_index)]
+    if run.shard_lists:
+        args += ["--shard-lists", run.shard_lists]
     args += ["--detector", run.detector.kind]
     for name, value in sorted(run.detector.params.items()):
         args += ["--param", f"{name}={value!r}"]  # repr: every digit, no rounding
@@ -139,6 +145,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> FleetRun:
         window=args.window,
         keep_versions=args.keep_versions,
         promote=not args.no_promote,
+        shard_lists=args.shard_lists,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.errors import SigmawatchError
+from sigmawatch.fleet import write_shard_lists
 from sigmawatch.lifecycle import apply_retention
 from sigmawatch.registry import Registry
 from sigmawatch.settings import StorageSettings
@@ -21,7 +22,7 @@ from sigmawatch.sources import Source, dataset_source, uri_source
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.decide import Pin, Plan, Retain, StartRun
 from sigmawatch_operator.job_client import JobClient, JobRejectedError
-from sigmawatch_operator.jobs import build_job
+from sigmawatch_operator.jobs import build_job, shard_lists_prefix
 from sigmawatch_operator.model_spec import ModelSpec
 from sigmawatch_operator.observe import Observed
 
@@ -90,10 +91,15 @@ class Executor:
     ) -> tuple[Started | None, Problem | None]:
         if start is None:
             return None, None
-        count = len(spec.explicit_series or self._source(spec).list_series(spec.prefix or ""))
+        listed = None if spec.explicit_series else self._source(spec).list_series(spec.prefix or "")
+        count = len(spec.explicit_series or listed or ())
         if count == 0:
             return None, ("NO_SERIES", "the selector matched no data")
         shards = spec.shards(count)
+        lists = None
+        if listed is not None and shards > 1:  # each index reads its own share (issue 10)
+            lists = shard_lists_prefix(start.name)
+            write_shard_lists(self.store, lists, listed, shards)
         manifest = build_job(
             model=observed.model.manifest(),
             spec=spec,
@@ -101,6 +107,7 @@ class Executor:
             name=start.name,
             shards=shards,
             config=self.config,
+            shard_lists=lists,
         )
         try:
             created = self.jobs.create_job(manifest)

@@ -34,7 +34,14 @@ def job_name(model: str, key: str, due: float) -> str:
     return f"{base}-{key[:8]}-{format(int(due), 'x')}"
 
 
-def fleet_run(spec: ModelSpec, run_id: str, shards: int) -> FleetRun:
+def shard_lists_prefix(name: str) -> str:
+    """Where a Job's per-index series lists live in the artifact store."""
+    return f"runs/{name}/"
+
+
+def fleet_run(
+    spec: ModelSpec, run_id: str, shards: int, shard_lists: str | None = None
+) -> FleetRun:
     return FleetRun(
         run_id=run_id,
         detector=spec.detector,
@@ -46,6 +53,7 @@ def fleet_run(spec: ModelSpec, run_id: str, shards: int) -> FleetRun:
         window=spec.window,
         keep_versions=spec.keep_versions,
         promote=spec.promote and spec.pinned_version is None,
+        shard_lists=shard_lists,
     )
 
 
@@ -84,10 +92,11 @@ def build_job(
     name: str,
     shards: int,
     config: OperatorConfig,
+    shard_lists: str | None = None,
 ) -> dict[str, Any]:
     """`model` needs metadata name, namespace and uid (the owner reference)."""
     meta = model["metadata"]
-    run = fleet_run(spec, name, shards)
+    run = fleet_run(spec, name, shards, shard_lists)
     labels = {
         "app.kubernetes.io/name": "sigmawatch-training",
         "app.kubernetes.io/managed-by": "sigmawatch-operator",

@@ -7,11 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
+import orjson
 import pytest
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import API, Registry
 from sigmawatch.registry.memory import MemoryRegistry
+from sigmawatch.sources import Source
 from sigmawatch_operator.decide import decide
 from sigmawatch_operator.jobs import job_name
 from sigmawatch_operator.model_spec import parse_spec
@@ -400,3 +402,22 @@ def test_a_second_model_pinning_the_same_series_is_told_who_holds_it(plant: Harn
     assert degraded["reason"] == "POINTER_HELD"
     assert "plant/owner" in degraded["message"]
     assert plant.registry.get_production("shared").name == "v1"
+
+
+def test_each_index_of_a_fleet_run_reads_its_own_series_list(
+    plant: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: the operator lists the fleet once; no training pod lists it again."""
+    fifty_series_fleet(plant, "fleet-l", "fleet_l_", seed=300, parallelism=2)
+    plant.reconcile("fleet-l")
+    (job,) = plant.jobs.running()
+    lists = [orjson.loads(plant.store.get(k)) for k in plant.store.list(f"runs/{job}/")]
+    assert [len(series) for series in lists] != [50]
+    assert sorted(s for series in lists for s in series) == [f"fleet_l_{i:02d}" for i in range(50)]
+
+    def no_listing(*_: object) -> list[str]:
+        raise AssertionError("a training pod listed the fleet")
+
+    monkeypatch.setattr(Source, "list_series", no_listing)
+    status = plant.settle("fleet-l")
+    assert (status["seriesTrained"], status["seriesFailed"]) == (50, 0)

@@ -25,6 +25,7 @@ from sigmawatch_operator.job_client import JobClient, JobRejectedError
 from sigmawatch_operator.jobs import build_job, shard_lists_prefix
 from sigmawatch_operator.model_spec import ModelSpec
 from sigmawatch_operator.observe import Observed
+from sigmawatch_operator.run_size import RunSize, size_run
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Started:
     series: int
     shards: int
     adopted: bool  # the Job existed already (another replica, or an earlier attempt)
+    size: RunSize | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +97,17 @@ class Executor:
         count = len(spec.explicit_series or listed or ())
         if count == 0:
             return None, ("NO_SERIES", "the selector matched no data")
-        shards = spec.shards(count)
+        size = size_run(spec, count, self.config.seconds_per_series)
         lists = None
-        if listed is not None and shards > 1:  # each index reads its own share (issue 10)
+        if listed is not None and size.shards > 1:  # each index reads its share (issue 10)
             lists = shard_lists_prefix(start.name)
-            write_shard_lists(self.store, lists, listed, shards)
+            write_shard_lists(self.store, lists, listed, size.shards)
         manifest = build_job(
             model=observed.model.manifest(),
             spec=spec,
             key=start.key,
             name=start.name,
-            shards=shards,
+            size=size,
             config=self.config,
             shard_lists=lists,
         )
@@ -117,7 +119,7 @@ class Executor:
             "training job created" if created else "training job adopted",
             extra={"job": start.name, "series": count, "reason": start.reason},
         )
-        return Started(start.name, count, shards, adopted=not created), None
+        return Started(start.name, count, size.shards, adopted=not created, size=size), None
 
     def _pin(self, pin: Pin | None) -> tuple[int | None, Problem | None]:
         if pin is None:

@@ -46,6 +46,12 @@ class OperatorConfig(BaseSettings):
     job_ttl_s: int = Field(
         default=7 * 86_400, ge=0, description="Finished training Jobs are deleted after this."
     )
+    seconds_per_series: float = Field(
+        default=0.1,
+        gt=0,
+        description="Training time a series is estimated at when a run's parallelism and "
+        "deadline are derived from its size (job.parallelism / activeDeadlineSeconds unset).",
+    )
     metrics_port: int = Field(default=9090, ge=0, description="Prometheus /metrics; 0 disables.")
     metrics_host: str = Field(
         default="0.0.0.0",  # noqa: S104 - in a pod, Prometheus scrapes the pod's address

@@ -20,6 +20,7 @@ from sigmawatch import training_job
 from sigmawatch.training_job import GROUP, VERSION, FleetRun
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.model_spec import ModelSpec
+from sigmawatch_operator.run_size import RunSize
 
 MODEL_LABEL = f"{GROUP}/model"
 KEY_LABEL = f"{GROUP}/training-key"
@@ -90,13 +91,13 @@ def build_job(
     spec: ModelSpec,
     key: str,
     name: str,
-    shards: int,
+    size: RunSize,
     config: OperatorConfig,
     shard_lists: str | None = None,
 ) -> dict[str, Any]:
     """`model` needs metadata name, namespace and uid (the owner reference)."""
     meta = model["metadata"]
-    run = fleet_run(spec, name, shards, shard_lists)
+    run = fleet_run(spec, name, size.shards, shard_lists)
     labels = {
         "app.kubernetes.io/name": "sigmawatch-training",
         "app.kubernetes.io/managed-by": "sigmawatch-operator",
@@ -139,10 +140,10 @@ def build_job(
         },
         "spec": {
             "completionMode": "Indexed",
-            "completions": shards,
-            "parallelism": min(spec.parallelism, shards),
+            "completions": size.shards,
+            "parallelism": size.parallelism,
             "backoffLimitPerIndex": spec.backoff_limit_per_index,
-            "activeDeadlineSeconds": spec.active_deadline_s,
+            "activeDeadlineSeconds": size.deadline_s,
             "ttlSecondsAfterFinished": config.job_ttl_s,
             "podFailurePolicy": {
                 "rules": [

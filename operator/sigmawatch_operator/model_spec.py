@@ -44,9 +44,9 @@ class ModelSpec:
     pinned_version: int | None
     promote: bool
     series_per_pod: int
-    parallelism: int
+    parallelism: int | None  # None: derived from the fleet's size (run_size.py)
     backoff_limit_per_index: int
-    active_deadline_s: int
+    active_deadline_s: int | None  # None: derived too
     resources: dict[str, Any]
 
     @property
@@ -128,8 +128,10 @@ def _parse(spec: Mapping[str, Any]) -> ModelSpec:
         pinned_version=parse_version(pinned) if pinned else None,
         promote=bool(production.get("promote", True)),
         series_per_pod=int(job.get("seriesPerPod", 500)),
-        parallelism=int(job.get("parallelism", 4)),
+        parallelism=int(job["parallelism"]) if "parallelism" in job else None,
         backoff_limit_per_index=int(job.get("backoffLimitPerIndex", 2)),
-        active_deadline_s=int(job.get("activeDeadlineSeconds", 3600)),
+        active_deadline_s=(
+            int(job["activeDeadlineSeconds"]) if "activeDeadlineSeconds" in job else None
+        ),
         resources=dict(job.get("resources") or {}),
     )

@@ -76,6 +76,18 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
                 f"shard(s) ({reason})",
             )
         )
+        size = started.size
+        if size is not None and not size.fits and not started.adopted:
+            events.append(
+                Event(
+                    "Warning",
+                    "DeadlineTooShort",
+                    f"Job {started.name} is estimated at {size.estimate_s:.0f} s with "
+                    f"{size.parallelism} pods at a time, past its deadline of "
+                    f"{size.deadline_s} s: raise job.parallelism or "
+                    "job.activeDeadlineSeconds, or leave them unset to derive both",
+                )
+            )
     if acted.start_problem is not None:
         code, message = acted.start_problem
         last_error = {"code": code, "message": message}

@@ -15,6 +15,7 @@ from sigmawatch_operator.app import failure
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.jobs import build_job, fleet_run
 from sigmawatch_operator.model_spec import parse_spec
+from sigmawatch_operator.run_size import RunSize
 
 MODEL: dict[str, Any] = {"metadata": {"name": "pumps", "namespace": "plant", "uid": "u"}}
 
@@ -40,7 +41,12 @@ MODEL: dict[str, Any] = {"metadata": {"name": "pumps", "namespace": "plant", "ui
 def test_the_cli_reads_back_exactly_the_run_the_operator_wrote(spec: dict[str, Any]) -> None:
     parsed = parse_spec(spec)
     job = build_job(
-        model=MODEL, spec=parsed, key="k" * 64, name="pumps-x", shards=3, config=OperatorConfig()
+        model=MODEL,
+        spec=parsed,
+        key="k" * 64,
+        name="pumps-x",
+        size=RunSize(3, 2, 3600, 1.0),
+        config=OperatorConfig(),
     )
     container = job["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}

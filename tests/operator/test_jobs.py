@@ -7,6 +7,7 @@ from typing import Any
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.jobs import KEY_LABEL, MODEL_LABEL, build_job, job_name, job_state
 from sigmawatch_operator.model_spec import parse_spec
+from sigmawatch_operator.run_size import RunSize
 
 MODEL: dict[str, Any] = {
     "metadata": {"name": "pumps", "namespace": "plant", "uid": "uid-1"},
@@ -25,7 +26,12 @@ def test_job_trains_every_shard_with_bounded_parallelism() -> None:
         }
     )
     job = build_job(
-        model=MODEL, spec=spec, key="k" * 64, name="pumps-x", shards=5, config=OperatorConfig()
+        model=MODEL,
+        spec=spec,
+        key="k" * 64,
+        name="pumps-x",
+        size=RunSize(5, 2, 3600, 1.0),
+        config=OperatorConfig(),
     )
     assert job["metadata"]["ownerReferences"][0] == {
         "apiVersion": "sigmawatch.dev/v1alpha1",
@@ -68,7 +74,12 @@ def test_pinned_models_train_without_promoting() -> None:
         {"series": {"id": "s1"}, "source": {"dataset": {}}, "production": {"pinnedVersion": "v2"}}
     )
     container = build_job(
-        model=MODEL, spec=spec, key="k" * 64, name="n", shards=1, config=OperatorConfig()
+        model=MODEL,
+        spec=spec,
+        key="k" * 64,
+        name="n",
+        size=RunSize(1, 2, 3600, 1.0),
+        config=OperatorConfig(),
     )["spec"]["template"]["spec"]["containers"][0]
     assert "--no-promote" in container["args"]
     assert "--dataset" in container["args"]

@@ -51,7 +51,7 @@ class Observed:
     jobs: tuple[JobState, ...]  # oldest first
     summaries: dict[str, RunSummary]  # per-series outcomes of finished, unrecorded Jobs
     series: SeriesRecord | None  # the registry's row, for a single-series model
-    serving: bool  # some covered series has a production version
+    served: int  # covered series that have a production version
     now: datetime
 
 
@@ -80,9 +80,9 @@ def observe(
     }
     series = registry.get_series(spec.series_id) if spec.series_id else None
     if spec.single:
-        serving = series is not None and series.production_version is not None
+        served = int(series is not None and series.production_version is not None)
     elif spec.explicit_series:
-        serving = registry.count_served(ids=list(spec.explicit_series)) > 0
+        served = registry.count_served(ids=list(spec.explicit_series))
     else:
-        serving = registry.count_served(prefix=spec.prefix) > 0
-    return Observed(model, spec, None, recorded, tuple(states), summaries, series, serving, now)
+        served = registry.count_served(prefix=spec.prefix)
+    return Observed(model, spec, None, recorded, tuple(states), summaries, series, served, now)

@@ -125,7 +125,7 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
     )
     status["conditions"] = cond.merge_conditions(
         list(recorded.conditions),
-        _conditions(observed.serving, job_name if training else None, degraded),
+        _conditions(observed.served, covered, job_name if training else None, degraded),
         now=now,
         generation=observed.model.generation,
     )
@@ -154,16 +154,21 @@ def _action_events(acted: Acted, keep: int, degraded_before: dict[str, Any]) -> 
 
 
 def _conditions(
-    serving: bool, running_job: str | None, degraded: Problem | None
+    served: int, covered: int | None, running_job: str | None, degraded: Problem | None
 ) -> list[dict[str, Any]]:
+    """Ready: every covered series serves a production version (issue 10: a fleet was
+    Ready once its first series served); a run in progress is `Training`."""
     training = running_job is not None
+    ready = served > 0 and (covered is None or served >= covered)
+    if ready:
+        reason, message = "Serving", "production versions serve predictions"
+    elif served:
+        reason, message = "PartlyServing", f"{served:,} of {covered:,} series serve a version"
+    else:
+        reason = "Training" if training else "NotTrained"
+        message = "no version serves yet"
     return [
-        cond.condition(
-            cond.READY,
-            serving,
-            "Serving" if serving else ("Training" if training else "NotTrained"),
-            "production versions serve predictions" if serving else "no version serves yet",
-        ),
+        cond.condition(cond.READY, ready, reason, message),
         cond.condition(
             cond.TRAINING,
             training,

@@ -21,7 +21,7 @@ PIN = Writer.pin("plant", "pump-1")
 
 
 def observed(**changes: object) -> Observed:
-    base = Observed(MODEL, SPEC, None, Recorded(), (), {}, None, False, NOW)
+    base = Observed(MODEL, SPEC, None, Recorded(), (), {}, None, 0, NOW)
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 

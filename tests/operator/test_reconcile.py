@@ -102,8 +102,13 @@ def test_a_fleet_run_shows_its_progress_while_it_runs(plant: Harness) -> None:
         0,
         50 - trained,
     )
+    # Ready only once every covered series serves, not at the first one (issue 10).
+    ready = condition(halfway, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "PartlyServing")
+    assert ready["message"] == f"{trained} of 50 series serve a version"
     done = plant.settle("fleet-p")
     assert (done["seriesTrained"], done["seriesFailed"], done["seriesPending"]) == (50, 0, 0)
+    assert condition(done, "Ready")["status"] == "True"
 
 
 def test_fleet_of_fifty_series_is_one_job_with_counts(plant: Harness) -> None:
@@ -146,7 +151,10 @@ def test_missing_data_is_reported_per_series(plant: Harness) -> None:
     assert (status["seriesCovered"], status["seriesTrained"], status["seriesFailed"]) == (2, 1, 1)
     assert condition(status, "Degraded")["reason"] == "DATA_NOT_FOUND"
     assert status["lastError"]["series_id"] == "list_missing"
-    assert condition(status, "Ready")["status"] == "True"
+    # Not Ready while a covered series serves nothing (issue 10), however many do.
+    ready = condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "PartlyServing")
+    assert ready["message"] == "1 of 2 series serve a version"
 
 
 def test_pinning_holds_production_and_a_bad_pin_degrades(plant: Harness) -> None:
@@ -380,7 +388,7 @@ def test_observing_a_deleted_series_source_is_not_an_error(plant: Harness) -> No
         plant.models["ghost"], jobs=plant.jobs, registry=plant.registry, now=plant.clock()
     )
     assert observed.series is None
-    assert not observed.serving
+    assert observed.served == 0
 
 
 def test_a_second_model_pinning_the_same_series_is_told_who_holds_it(plant: Harness) -> None:

@@ -199,7 +199,11 @@ def test_missing_data_is_reported_per_series(
     assert (status["seriesCovered"], status["seriesTrained"], status["seriesFailed"]) == (2, 1, 1)
     assert condition(obj, "Degraded")["reason"] == "DATA_NOT_FOUND"
     assert status["lastError"]["series_id"] == "list_missing"
-    assert condition(obj, "Ready")["status"] == "True"
+    # Not Ready while a covered series serves nothing (issue 10).
+    assert (condition(obj, "Ready")["status"], condition(obj, "Ready")["reason"]) == (
+        "False",
+        "PartlyServing",
+    )
 
 
 def test_pinning_an_older_version_moves_production(

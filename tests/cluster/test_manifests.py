@@ -223,7 +223,9 @@ def test_everything_lands_in_the_overlay_namespace(overlays: dict[str, list[Obj]
         ]
 
 
-def test_inference_autoscales_3_to_50_on_cpu_70(overlays: dict[str, list[Obj]]) -> None:
+def test_inference_autoscales_3_to_50_on_cpu_70_and_memory_85(
+    overlays: dict[str, list[Obj]],
+) -> None:
     for name in ("staging", "production"):
         hpa = find(overlays[name], "HorizontalPodAutoscaler", "sigmawatch-inference")
         assert hpa["apiVersion"] == "autoscaling/v2"
@@ -233,14 +235,15 @@ def test_inference_autoscales_3_to_50_on_cpu_70(overlays: dict[str, list[Obj]]) 
             "name": "sigmawatch-inference",
         }
         assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 50)
-        assert hpa["spec"]["metrics"] == [
+        assert hpa["spec"]["metrics"] == [  # SCALE-1: CPU and memory
             {
                 "type": "Resource",
                 "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 70},
+                    "name": resource,
+                    "target": {"type": "Utilization", "averageUtilization": utilization},
                 },
             }
+            for resource, utilization in (("cpu", 70), ("memory", 85))
         ]
     for name, objects in overlays.items():
         # The HPA owns the replica count; a fixed one would fight it on every sync.

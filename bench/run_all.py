@@ -18,10 +18,14 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import bench_affinity
 import bench_auth
 import bench_batch
 import bench_catalogue
+import bench_fleet
+import bench_fleet_train
 import bench_predict
+import bench_resident
 import bench_rollouts
 import bench_train
 from loadgen import Budget, WrkMissingError, budget_arguments, budget_from
@@ -36,6 +40,10 @@ def benchmarks(budget: Budget) -> list[tuple[str, Callable[[], list[Row]]]]:
         (bench_auth.NAME, lambda: bench_auth.run(budget)),
         (bench_train.NAME, bench_train.run),
         (bench_catalogue.NAME, lambda: bench_catalogue.run(repeats=10 * budget.rounds)),
+        (bench_fleet.NAME, lambda: bench_fleet.run(budget)),
+        (bench_resident.NAME, lambda: bench_resident.run(repeats=budget.rounds)),
+        (bench_fleet_train.NAME, bench_fleet_train.run),
+        (bench_affinity.NAME, bench_affinity.run),
     ]
 
 

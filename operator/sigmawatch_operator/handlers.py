@@ -13,6 +13,7 @@ import kopf
 
 from sigmawatch.rollouts.policy import ACTIVE, Phase
 from sigmawatch_operator.app import OperatorApp
+from sigmawatch_operator.jobs import MODEL_LABEL
 
 MODELS = ("sigmawatch.dev", "v1alpha1", "anomalymodels")
 ROLLOUTS = ("sigmawatch.dev", "v1alpha1", "modelrollouts")
@@ -44,6 +45,12 @@ def register(handlers: kopf.OperatorRegistry, app: OperatorApp) -> None:
     @kopf.timer(*MODELS, interval=app.config.reconcile_interval_s, registry=handlers)
     async def follow_model(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await app.reconcile_model(body, patch)
+
+    # Our training Jobs: the end of a run reaches its model's status within a second,
+    # not on the next timer tick.
+    @kopf.on.event("batch", "v1", "jobs", labels={MODEL_LABEL: kopf.PRESENT}, registry=handlers)
+    async def job_changed(body: kopf.Body, event: kopf.RawEvent, **_: Any) -> None:
+        await app.job_changed(body, event.get("type"))
 
     @kopf.on.delete(*MODELS, optional=True, registry=handlers)
     async def model_deleted(body: kopf.Body, **_: Any) -> None:

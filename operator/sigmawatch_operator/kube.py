@@ -82,6 +82,17 @@ class KubeApi:
             raise
         return found
 
+    def annotate_model(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
+        """Set annotations on an AnomalyModel (a merge patch); a deleted model is fine."""
+        patch = {"metadata": {"annotations": annotations}}
+        try:
+            self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, "anomalymodels", name, patch
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     def get_virtual_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             found = cast(

@@ -120,9 +120,7 @@ class ResidentTable:
         """`count` for one single-point answer."""
         bucket = self._now_bucket()
         with self._lock:
-            if bucket != self._bucket:
-                self._spill()
-                self._bucket = bucket
+            self._enter_bucket(bucket)
             self._columns.counts[row] += (1.0, float(anomaly), 1.0, latency_ms)
 
     def gather(self, rows: Rows) -> Gathered:
@@ -134,9 +132,7 @@ class ResidentTable:
         """Each answered item's row gains its points and anomalies (rows may repeat)."""
         bucket = self._now_bucket()
         with self._lock:
-            if bucket != self._bucket:
-                self._spill()
-                self._bucket = bucket
+            self._enter_bucket(bucket)
             added = np.empty((rows.size, 4))
             added[:, POINTS], added[:, ANOMALIES] = points, anomalies
             added[:, REQUESTS], added[:, LATENCY_MS] = 1.0, latency_ms
@@ -192,6 +188,12 @@ class ResidentTable:
             for (_, row), new in zip(present, found.tolist(), strict=True):
                 rewrite(c, row, now, new)
         return len(present)
+
+    def _enter_bucket(self, bucket: int) -> None:
+        """Under the lock: counts of an earlier time bucket are spilled before new ones."""
+        if bucket != self._bucket:
+            self._spill()
+            self._bucket = bucket
 
     def _now_bucket(self) -> int:
         return int(time.time()) // self.stats.bucket_s

@@ -19,6 +19,7 @@ from sigmawatch.validation import validate_series_id
 from sigmawatch_inference.points import ColumnsRequest, PointsRequest, Prediction
 from sigmawatch_inference.predictor import BATCH, Predictor
 from sigmawatch_inference.resident_columns import Int32Array
+from sigmawatch_inference.resident_path import among
 
 # Version names for the common small numbers, so a column of them is a list lookup.
 _NAMES: list[str | None] = [None, *(f"v{n}" for n in range(1, 4096))]
@@ -61,7 +62,7 @@ async def predict_columns(
                 done[row] = True
     path = predictor.resident
     if path is not None and path.table.size and n:
-        rows = path.rows(request.series_ids)
+        rows, shadows = path.rows(request.series_ids)
         rows[done] = -1
         mine = np.flatnonzero(rows >= 0)
         if mine.size:
@@ -70,6 +71,7 @@ async def predict_columns(
                 np.ones(mine.size, np.int64),
                 request.timestamps[mine],
                 request.values[mine],
+                among({p: m for p, m in shadows.items() if rows[p] >= 0}, mine.tolist()),
             )
             if mine.size == n and scored.ok.all():  # the fleet's usual request: all here
                 answer.versions, answer.anomalies = scored.version, scored.anomalies

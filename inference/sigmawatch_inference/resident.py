@@ -107,6 +107,9 @@ class ResidentTable:
         """Each series' row, or -1 when it is not resident (or `retired` and its row is)."""
         return self._columns.lookup_rows(series_ids, retired=retired)
 
+    def version_at(self, row: int) -> int:
+        return int(self._columns.version[row])
+
     def row(self, series_id: str) -> tuple[int, int, int, list[float]] | None:
         """(row, version, kind, params as floats) of one resident series, or None."""
         with self._lock:

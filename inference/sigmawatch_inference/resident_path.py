@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.errors import SigmawatchError
+from sigmawatch.loading import LoadedModel
 from sigmawatch.validation import timestamp_warnings
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.points import PointsRequest, Prediction
@@ -35,8 +36,10 @@ from sigmawatch_inference.resident_columns import (
     Int32Array,
     Rows,
 )
+from sigmawatch_inference.resident_shadow import Cached, route_rows, score_shadows
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
+from sigmawatch_inference.stats_buffer import StatsBuffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,14 @@ class Scored:
     anomalies: BoolArray
 
 
+def among(shadows: dict[int, LoadedModel], kept: list[int]) -> dict[int, LoadedModel]:
+    """Shadows keyed by request position, re-keyed by position among the `kept` ones."""
+    if not shadows:
+        return {}
+    at = {position: k for k, position in enumerate(kept)}
+    return {at[p]: model for p, model in shadows.items()}
+
+
 class ResidentPath:
     def __init__(
         self,
@@ -60,25 +71,36 @@ class ResidentPath:
         routing: RoutingTable,
         settings: ServiceSettings,
         metrics: Metrics,
+        stats: StatsBuffer,
+        cached: Cached,
     ) -> None:
         self.table = table
         self.routing = routing
         self.settings = settings
         self.metrics = metrics
+        self.stats = stats
+        self.cached = cached
 
-    def rows(self, series_ids: list[str]) -> Rows:
-        """Each series' row, or -1 where the table must not answer (not resident, routed)."""
+    def rows(self, series_ids: list[str]) -> tuple[Rows, dict[int, LoadedModel]]:
+        """Each series' row, or -1 where the table must not answer (not resident, or
+        routed other than as a shadow it can score: resident_shadow.py); and the
+        shadow candidates, by request position."""
         rows = self.table.lookup(series_ids)
-        if self.routing.series:  # a rollout's series answer per item (routing.py)
-            route = self.routing.route
-            routed = [i for i, s in enumerate(series_ids) if rows[i] >= 0 and route(s)]
-            rows[routed] = -1
-        return rows
+        if not self.routing.series:
+            return rows, {}
+        shadows = route_rows(rows, series_ids, self.routing, self.table, self.cached)
+        return rows, shadows.items
 
     def score(
-        self, rows: Rows, counts: IntArray, timestamps: IntArray, values: FloatArray
+        self,
+        rows: Rows,
+        counts: IntArray,
+        timestamps: IntArray,
+        values: FloatArray,
+        shadows: dict[int, LoadedModel] | None = None,
     ) -> Scored:
-        """Score items of `counts` points each (all > 0), back to back in the arrays."""
+        """Score items of `counts` points each (all > 0), back to back in the arrays;
+        `shadows` are candidates to score beside them, by position among the items."""
         started = time.perf_counter()
         g = self.table.gather(rows)
         single = counts.size == values.size  # one point an item: no reductions
@@ -124,6 +146,8 @@ class ResidentPath:
             scores=scores,
             anomalies=anomalies,
         )
+        if shadows:
+            score_shadows(shadows, ok, counts, values, anomalies, self.stats, self.metrics)
         answered = np.flatnonzero(ok)
         if answered.size:
             ms = (time.perf_counter() - started) * 1000.0 / rows.size
@@ -191,7 +215,7 @@ class ResidentPath:
         if not picked or self.table.size == 0:
             return {}
         items: list[PointsRequest] = [requests[i] for i in picked]  # type: ignore[misc]
-        rows = self.rows([r.series_id for r in items])
+        rows, shadows = self.rows([r.series_id for r in items])
         mine = np.flatnonzero(rows >= 0).tolist()
         if not mine:
             return {}
@@ -202,6 +226,7 @@ class ResidentPath:
             counts,
             np.concatenate([r.timestamps for r in items]),
             np.concatenate([r.values for r in items]),
+            among(shadows, mine),
         )
         ends = np.cumsum(counts).tolist()
         answers: dict[int, Prediction] = {}

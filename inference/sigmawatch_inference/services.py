@@ -123,7 +123,14 @@ class Services:
             self.usage,
             stats,
             self.routing,
-            ResidentPath(resident, self.routing, settings, self.metrics),
+            ResidentPath(
+                resident,
+                self.routing,
+                settings,
+                self.metrics,
+                stats,
+                cached=lambda series_id, version: cache.get((series_id, version)),
+            ),
         )
         self.background = Background(
             registry=self.registry,

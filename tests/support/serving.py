@@ -77,7 +77,14 @@ class Stack:
         self.stats = StatsBuffer(self.settings.stats_bucket_s)
         self.routing = RoutingTable()
         self.resident = ResidentTable(self.stats, self.usage, self.resident_bytes)
-        path = ResidentPath(self.resident, self.routing, self.settings, self.metrics)
+        path = ResidentPath(
+            self.resident,
+            self.routing,
+            self.settings,
+            self.metrics,
+            self.stats,
+            cached=lambda series_id, version: self.cache.get((series_id, version)),
+        )
         self.predictor = Predictor(
             self.resolver,
             self.settings,

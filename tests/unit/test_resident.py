@@ -265,15 +265,54 @@ def test_statistics_and_usage_of_table_answers_match_the_per_item_path(
     assert counts[1][1][ids[0]] == 4
 
 
-def test_a_series_in_a_rollout_is_answered_per_item_with_its_shadow(stack: Stack) -> None:
-    ids = train_fleet(stack, 2)
-    stack.train_data(ids[0], *series_data(200, seed=99), promote=False)
+def shadow_fleet(stack: Stack, n: int) -> list[str]:
+    """`n` series, the first half in a shadow rollout of a second version each."""
+    ids = train_fleet(stack, n)
+    routes = []
+    for i, series_id in enumerate(ids[: n // 2]):
+        stack.train_data(series_id, *series_data(200, seed=5000 + i), promote=False)
+        routes.append(Route(1, 1, Strategy.SHADOW, 0, False, series_id, stable=1, candidate=2))
+    stack.routing._replace([1], routes)
     stack.resident.load(stack.memory)
-    shadow = Route(1, 1, Strategy.SHADOW, 0, False, ids[0], stable=1, candidate=2)
-    stack.routing._replace([1], [shadow])
-    answers = run_async(stack.predictor.predict_many([point(s, START, 10.0) for s in ids]))
-    assert [a.version for a in answers if isinstance(a, Prediction)] == [1, 1]
-    assert answered_by_table(stack) == 1  # ids[1]; ids[0] is routed
-    stack.resident.spill()
-    compared = {(r.series_id, r.version): r.shadow_compared for r in stack.stats.take()}
-    assert compared == {(ids[0], 1): 0, (ids[0], 2): 1, (ids[1], 1): 0}
+    return ids
+
+
+def test_shadow_rollouts_stay_on_the_one_pass_and_count_as_per_item(tmp_path: Path) -> None:
+    """Issue 10, item 2: stable from the table, candidates from the cache, one pass."""
+    counted = []
+    for resident_bytes in (0, 10**6):
+        stack = Stack(tmp_path / str(resident_bytes), resident_bytes=resident_bytes)
+        ids = shadow_fleet(stack, 300)
+        rng = np.random.default_rng(3)
+        batch: list[PointsRequest | SigmawatchError] = [
+            point(s, START + 300 * int(rng.integers(0, 199)), float(rng.normal(10, 6))) for s in ids
+        ]
+        batch[10] = PointsRequest(
+            ids[10], None, np.array([START, START + 300]), np.array([1.0, 99.0])
+        )
+        first = run_async(stack.predictor.predict_many(batch))  # loads the candidates
+        on_table = answered_by_table(stack)
+        again = run_async(stack.predictor.predict_many(batch))
+        for a, b in zip(first, again, strict=True):
+            same(a, b)
+        if resident_bytes:
+            assert on_table == 150  # the unrouted half; the routed one loaded candidates
+            assert answered_by_table(stack) - on_table == 300  # then all of it
+        stack.resident.spill()
+        rows = sorted(
+            (r.series_id, r.version, r.predictions, r.anomalies, r.shadow_compared, r.shadow_agreed)
+            for r in stack.stats.take()
+        )
+        metrics = [
+            stack.counter("sigmawatch_rollout_points_total", role=role)
+            for role in ("stable", "shadow")
+        ] + [
+            stack.counter("sigmawatch_shadow_comparisons_total", outcome=outcome)
+            for outcome in ("agreed", "disagreed")
+        ]
+        counted.append((rows, metrics, again))
+    assert counted[0][0] == counted[1][0]
+    assert counted[0][1] == counted[1][1]
+    assert counted[1][1][3] > 0  # some disagreements: the comparison is not trivial
+    for a, b in zip(counted[0][2], counted[1][2], strict=True):
+        same(a, b)

@@ -1,0 +1,124 @@
+"""Shadow rollouts on the resident pass (REL-1, issue 10).
+
+A series in a shadow rollout is answered by its stable version and scored
+by its candidate beside it. When stable is the version the resident table
+holds (the usual case: production) and the candidate is in the model cache
+with a centre-and-scale detector, both happen in the batch's numpy pass:
+the table answers, the candidates' numbers are gathered from their cached
+models and scored in one more pass, and each candidate's agreement goes to
+the statistics as the per-item path records it (`Predictor._shadow`). Any
+other routed series (a canary, a candidate not cached yet, a stable that is
+not the table's version) is answered per item, which also loads the
+candidate for the next request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.detectors.centre_scale import CentreScale
+from sigmawatch.loading import LoadedModel
+from sigmawatch.rollouts.spec import Strategy
+from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.resident import ResidentTable
+from sigmawatch_inference.resident_columns import Rows
+from sigmawatch_inference.routing import RoutingTable
+from sigmawatch_inference.stats_buffer import StatsBuffer
+
+type Cached = Callable[[str, int], LoadedModel | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Shadows:
+    """Rows of a request whose candidate is scored beside the table's answer."""
+
+    items: dict[int, LoadedModel]  # request position → the candidate
+
+
+def route_rows(
+    rows: Rows, series_ids: list[str], routing: RoutingTable, table: ResidentTable, cached: Cached
+) -> Shadows:
+    """Rows of routed series: kept where the pass can do the shadow, else set to -1."""
+    items: dict[int, LoadedModel] = {}
+    route_of = routing.route
+    for i, series_id in enumerate(series_ids):
+        if rows[i] < 0:
+            continue
+        route = route_of(series_id)
+        if route is None:
+            continue
+        candidate = (
+            cached(series_id, route.candidate) if route.strategy is Strategy.SHADOW else None
+        )
+        if (
+            candidate is None
+            or candidate.load_error is not None
+            or not isinstance(candidate.detector, CentreScale)
+            or table.version_at(int(rows[i])) != route.stable
+        ):
+            rows[i] = -1
+            continue
+        items[i] = candidate
+    return Shadows(items)
+
+
+def score_shadows(
+    shadows: dict[int, LoadedModel],
+    answered: BoolArray,
+    counts: IntArray,
+    values: FloatArray,
+    anomalies: BoolArray,
+    stats: StatsBuffer,
+    metrics: Metrics,
+) -> None:
+    """Score the answered items' candidates (items keyed by their position among the
+    scored ones) on the same points, and record how often each agrees with stable."""
+    positions = [p for p in shadows if answered[p]]
+    if not positions:
+        return
+    started = time.perf_counter()
+    models = [shadows[p] for p in positions]
+    numbers = np.array(
+        [(m.detector.centre, m.detector.scale, m.detector.threshold) for m in models]  # type: ignore[union-attr]
+    )
+    which = np.full(counts.size, -1, np.int64)
+    which[positions] = np.arange(len(positions))
+    of_point = which if counts.size == values.size else np.repeat(which, counts)
+    mask = of_point >= 0
+    k = of_point[mask]
+    with np.errstate(all="ignore"):
+        scores = np.abs(values[mask] - numbers[k, 0]) / numbers[k, 1]
+    flagged = scores > numbers[k, 2]
+    agreed = flagged == anomalies[mask]
+    broken = ~np.isfinite(scores)
+    n = len(positions)
+    points = counts[positions]
+    flagged_n = np.bincount(k, weights=flagged, minlength=n).astype(np.int64)
+    agreed_n = np.bincount(k, weights=agreed, minlength=n).astype(np.int64)
+    ms = (time.perf_counter() - started) * 1000.0 / n
+    if broken.any():  # a non-finite score: that candidate answers with its fallback
+        for j in np.unique(k[broken]).tolist():
+            picked = values[mask][k == j]
+            again = models[j].score(picked)
+            flagged_n[j] = int(np.count_nonzero(again.anomalies))
+            agreed_n[j] = int(np.count_nonzero(again.anomalies == anomalies[mask][k == j]))
+    for j, model in enumerate(models):
+        stats.shadowed(
+            model.series_id,
+            model.version,
+            int(points[j]),
+            int(flagged_n[j]),
+            int(agreed_n[j]),
+            ms,
+        )
+    total, agree = int(points.sum()), int(agreed_n.sum())
+    metrics.rollout_points.add("stable", total)
+    metrics.rollout_points.add("shadow", total)
+    metrics.shadow_comparisons.add("agreed", agree)
+    if total > agree:
+        metrics.shadow_comparisons.add("disagreed", total - agree)

@@ -9,8 +9,10 @@ item through the model cache, all of them cached: the path before the
 table). The baseline of every row is the same service scoring one series'
 1,000 points in one item, the shape numpy handles best. Goals: 1,000 series
 × 1 point at ≥ 1M predictions/s and within 3× of that baseline; 90 series ×
-1 point (one sensor: 3 channels × 30 models) at ≥ 5k requests/s. Cases are
-interleaved round by round; each figure is a median.
+1 point (one sensor: 3 channels × 30 models) at ≥ 5k requests/s. A second
+set of 1,000 series is in a shadow rollout (held still) of a second version
+each: stable answers from the table, the cached candidates are scored beside
+it. Cases are interleaved round by round; each figure is a median.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -26,6 +29,9 @@ from bench_server import BenchServer
 from loadgen import Budget, WrkResult, http_benchmark_main, require_wrk, run_wrk
 from report import Row, median, ms, rate, ratio, table
 from sigmawatch.demo import STEP_S, demo_series
+from sigmawatch.registry.rollout_records import Driver, RolloutMember
+from sigmawatch.rollouts import driver
+from sigmawatch.rollouts.spec import parse_rollout_spec
 from workspace import Workspace, now_on_grid
 
 NAME = "fleet shape"
@@ -42,6 +48,7 @@ class Case:
     body: str  # "single", "items" or "columns"
     series: int
     table_on: bool = True
+    shadowed: bool = False  # the series of a shadow rollout (a second version each)
 
 
 SINGLE = Case("1 series × 1,000 points (baseline)", 1_000, "single", 1)
@@ -52,11 +59,20 @@ CASES = (
     Case("90 series × 1 point, columns (one sensor)", SENSOR, "columns", SENSOR),
     Case("90 series × 1 point, items (one sensor)", SENSOR, "items", SENSOR),
     Case("1,000 series × 1 point, items, table off", FLEET, "items", FLEET, table_on=False),
+    Case(
+        "1,000 series × 1 point, columns, in a shadow rollout",
+        FLEET,
+        "columns",
+        FLEET,
+        shadowed=True,
+    ),
 )
+# A shadow rollout held still: the service never drives a ModelRollout's.
+HELD = {"strategy": "shadow", "analysis": {"minSamples": 1_000_000_000, "maxDurationSeconds": 1e9}}
 
 
-def series_id(i: int) -> str:
-    return f"bench_fleet_{i:04d}"
+def series_id(i: int, shadowed: bool = False) -> str:
+    return f"bench_{'shadow' if shadowed else 'fleet'}_{i:04d}"
 
 
 def make_body(case: Case, end: int) -> bytes:
@@ -65,7 +81,7 @@ def make_body(case: Case, end: int) -> bytes:
         timestamps, values = demo_series(case.points, seed=3, end=end)
         items = [{"series_id": series_id(0), "timestamps": timestamps, "values": values}]
         return orjson.dumps({"items": items}, option=orjson.OPT_SERIALIZE_NUMPY)
-    ids = [series_id(i) for i in range(case.series)]
+    ids = [series_id(i, case.shadowed) for i in range(case.series)]
     points = [10.0 + (i % 17) * 0.5 for i in range(case.series)]
     at = end - STEP_S
     if case.body == "columns":
@@ -114,6 +130,16 @@ def run(budget: Budget) -> list[Row]:
         end = now_on_grid()
         for i in range(FLEET):
             workspace.train_demo(series_id(i), 10_000, end=end, seed=i)
+            workspace.train_demo(series_id(i, True), 10_000, end=end, seed=i)
+            workspace.train_demo(series_id(i, True), 10_000, end=end, seed=FLEET + i, promote=False)
+        driver.start(
+            workspace.registry,
+            parse_rollout_spec(HELD),
+            [RolloutMember(series_id(i, True), 1, 2) for i in range(FLEET)],
+            driver=Driver.OPERATOR,
+            driver_ref="bench/fleet-shadow",
+            now=datetime.now(UTC),
+        )
         files = {case: workspace.root / f"fleet-{i}.json" for i, case in enumerate(CASES)}
         for case, path in files.items():
             path.write_bytes(make_body(case, end))
@@ -124,7 +150,8 @@ def run(budget: Budget) -> list[Row]:
             BenchServer(off, workspace.root / "server-off.log") as table_off,
         ):
             servers = {True: on, False: table_off}
-            for case, path in files.items():
+            for case, path in files.items():  # the first shadow request loads the candidates
+                check_answer(servers[case.table_on], case, path.read_bytes())
                 check_answer(servers[case.table_on], case, path.read_bytes())
             results = measure(servers, files, budget)
     rps = {case: median(r.rps for r in results[case]) for case in CASES}

@@ -1,11 +1,12 @@
 """Scoring many series in one numpy pass, from the resident table (issue 10).
 
 Only what the table answers exactly as the per-item path would takes this
-path: production requests (no version) of resident series that no rollout
-routes, with every point valid and every score finite. Everything else, so
-every error, warning-free or not, and every fallback, is left to the
-per-item path (predictor.py), which makes both paths answer bit for bit
-alike: the same float64 operations in the same order, on the same numbers.
+path: production requests (no version) of resident series, unrouted or in a
+shadow rollout it can score (resident_shadow.py), with every point valid
+and every score finite. Everything else, so every error, canary and
+fallback, is left to the per-item path (predictor.py), which makes both
+paths answer bit for bit alike: the same float64 operations
+(`centre_scale.distance`) on the same numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.detectors.centre_scale import distance
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.loading import LoadedModel
 from sigmawatch.validation import timestamp_warnings
@@ -88,8 +90,7 @@ class ResidentPath:
         rows = self.table.lookup(series_ids)
         if not self.routing.series:
             return rows, {}
-        shadows = route_rows(rows, series_ids, self.routing, self.table, self.cached)
-        return rows, shadows.items
+        return rows, route_rows(rows, series_ids, self.routing, self.table, self.cached)
 
     def score(
         self,
@@ -121,9 +122,7 @@ class ResidentPath:
             threshold = per_point[:, THRESHOLD]
         s = self.settings
         with np.errstate(all="ignore"):
-            scores = np.subtract(values, centre)
-            np.abs(scores, out=scores)
-            scores /= scale
+            scores = distance(values, centre, scale)
         anomalies = scores > threshold
         good = (timestamps > 0) & np.isfinite(scores)
         good &= (values >= s.value_min) & (values <= s.value_max)
@@ -158,10 +157,14 @@ class ResidentPath:
     def warnings(self, scored: Scored, item: int, timestamps: IntArray) -> list[dict[str, Any]]:
         if not scored.warned[item]:
             return []
+        return self._warnings(timestamps, scored.params[item, START], scored.params[item, END])
+
+    def _warnings(self, timestamps: IntArray, start: float, end: float) -> list[dict[str, Any]]:
+        """VAL-7's warnings against a version's training range (kept as float64)."""
         return timestamp_warnings(
             timestamps,
             now=time.time(),
-            training_range=(int(scored.params[item, START]), int(scored.params[item, END])),
+            training_range=(int(start), int(end)),
             settings=self.settings,
         )
 
@@ -197,12 +200,7 @@ class ResidentPath:
             anomalies=np.array([anomaly]),
             n_anomalies=int(anomaly),
             fallback=False,
-            warnings=timestamp_warnings(
-                request.timestamps,
-                now=time.time(),
-                training_range=(int(start), int(end)),
-                settings=s,
-            ),
+            warnings=self._warnings(request.timestamps, start, end),
         )
 
     def answer_items(

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
-from sigmawatch.detectors.centre_scale import CentreScale
+from sigmawatch.detectors.centre_scale import CentreScale, distance
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.spec import Strategy
 from sigmawatch_inference.metrics import Metrics
@@ -33,17 +32,11 @@ from sigmawatch_inference.stats_buffer import StatsBuffer
 type Cached = Callable[[str, int], LoadedModel | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Shadows:
-    """Rows of a request whose candidate is scored beside the table's answer."""
-
-    items: dict[int, LoadedModel]  # request position → the candidate
-
-
 def route_rows(
     rows: Rows, series_ids: list[str], routing: RoutingTable, table: ResidentTable, cached: Cached
-) -> Shadows:
-    """Rows of routed series: kept where the pass can do the shadow, else set to -1."""
+) -> dict[int, LoadedModel]:
+    """Rows of routed series: kept where the pass can do the shadow, else set to -1.
+    Returns the candidates scored beside the table's answer, by request position."""
     items: dict[int, LoadedModel] = {}
     route_of = routing.route
     for i, series_id in enumerate(series_ids):
@@ -64,7 +57,7 @@ def route_rows(
             rows[i] = -1
             continue
         items[i] = candidate
-    return Shadows(items)
+    return items
 
 
 def score_shadows(
@@ -92,7 +85,7 @@ def score_shadows(
     mask = of_point >= 0
     k = of_point[mask]
     with np.errstate(all="ignore"):
-        scores = np.abs(values[mask] - numbers[k, 0]) / numbers[k, 1]
+        scores = distance(values[mask], numbers[k, 0], numbers[k, 1])
     flagged = scores > numbers[k, 2]
     agreed = flagged == anomalies[mask]
     broken = ~np.isfinite(scores)

@@ -52,8 +52,11 @@ class StatsBuffer:
         self._lock = threading.Lock()
         self.dropped = 0
 
-    def _row(self, series_id: str, version: int) -> _Counts:
-        key = (series_id, version, int(time.time()) // self.bucket_s)
+    def _row(self, series_id: str, version: int, bucket: int | None = None) -> _Counts:
+        """The row of (series, version) in `bucket`, the current one by default."""
+        if bucket is None:
+            bucket = int(time.time()) // self.bucket_s
+        key = (series_id, version, bucket)
         row = self._rows.get(key)
         if row is None:
             row = self._rows[key] = _Counts()
@@ -81,10 +84,7 @@ class StatsBuffer:
         (series, version, points, anomalies, requests, latency bucket of the requests)."""
         with self._lock:
             for series_id, version, points, anomalies, requests, latency in rows:
-                key = (series_id, version, bucket)
-                row = self._rows.get(key)
-                if row is None:
-                    row = self._rows[key] = _Counts()
+                row = self._row(series_id, version, bucket)
                 row.predictions += points
                 row.anomalies += anomalies
                 row.latency[latency] += requests

@@ -14,6 +14,17 @@ import numpy as np
 from sigmawatch.arrays import FloatArray
 
 
+def distance(
+    values: FloatArray, centre: float | FloatArray, scale: float | FloatArray
+) -> FloatArray:
+    """|values − centre| / scale, elementwise: the one place these kinds score, so a
+    model, the resident table's column pass and its shadow pass give the same bits."""
+    scores = np.subtract(values, centre)
+    np.abs(scores, out=scores)
+    scores /= scale
+    return scores
+
+
 @dataclass(frozen=True, slots=True)
 class CentreScale:
     kind: str
@@ -32,10 +43,7 @@ class CentreScale:
         return {self.names[0]: self.centre, self.names[1]: self.scale}
 
     def score(self, values: FloatArray) -> FloatArray:
-        scores = np.subtract(values, self.centre)
-        np.abs(scores, out=scores)
-        scores /= self.scale
-        return scores
+        return distance(values, self.centre, self.scale)
 
     def bounds(self) -> tuple[float, float]:
         half = self.threshold * self.scale

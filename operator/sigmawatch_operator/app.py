@@ -6,7 +6,6 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +23,13 @@ from sigmawatch.training_job import GROUP
 from sigmawatch_operator import conditions as cond
 from sigmawatch_operator.act import Executor
 from sigmawatch_operator.config import OperatorConfig
-from sigmawatch_operator.jobs import job_state
+from sigmawatch_operator.jobs import MODEL_LABEL, job_state
 from sigmawatch_operator.kube import KubeApi
 from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.model_spec import InvalidSpecError, parse_spec
 from sigmawatch_operator.reconciler import Reconciler
-from sigmawatch_operator.report import Outcome
 from sigmawatch_operator.rollouts import RolloutController
+from sigmawatch_operator.status_patch import write_status
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +144,7 @@ class OperatorApp:
                         raise
                     raise classified from exc
         self.metrics.reconciles.labels("AnomalyModel", "ok").inc()
-        _write_status(patch, snapshot["status"], outcome)
+        write_status(patch, snapshot["status"], outcome)
         self._reconciled[uid] = (version, time.monotonic())
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
@@ -191,22 +190,13 @@ class OperatorApp:
         state = job_state(job)
         if not state.finished or state.name in self._finished_jobs:
             return
-        owner = next(
-            (
-                o
-                for o in job["metadata"].get("ownerReferences") or []
-                if o.get("kind") == "AnomalyModel"
-            ),
-            None,
-        )
-        if owner is None:
-            return
         self._finished_jobs.add(state.name)
+        meta = job["metadata"]
         outcome = "succeeded" if state.succeeded else "failed"
         await asyncio.to_thread(
             self.kube.annotate_model,
-            job["metadata"]["namespace"],
-            owner["name"],
+            meta["namespace"],
+            meta["labels"][MODEL_LABEL],  # the handler only sees Jobs with the label
             {FINISHED_JOB_ANNOTATION: f"{state.name} {outcome}"},
         )
 
@@ -248,7 +238,7 @@ class OperatorApp:
                         raise
                     raise classified from exc
         self.metrics.reconciles.labels("ModelRollout", "ok").inc()
-        _write_status(patch, snapshot["status"], outcome)
+        write_status(patch, snapshot["status"], outcome)
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
@@ -287,33 +277,3 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
         "spec": dict(body.get("spec") or {}),
         "status": dict(body.get("status") or {}),
     }
-
-
-def _write_status(patch: kopf.Patch, previous: Mapping[str, Any], outcome: Outcome) -> None:
-    mine = {k: v for k, v in previous.items() if k != "kopf"}  # kopf's own keys stay kopf's
-    wanted = outcome.status if outcome.whole else {**mine, **outcome.status}
-    for key, value in merge_patch(mine, wanted).items():
-        patch.status[key] = value
-
-
-def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON merge patch (RFC 7386) turning `old` into `new`.
-
-    Merge patches merge nested objects, so a key dropped from a nested
-    object must be sent as null, or the stale value would survive.
-    """
-    patch: dict[str, Any] = {}
-    for key in old.keys() - new.keys():
-        patch[key] = None
-    for key, value in new.items():
-        before = old.get(key)
-        if isinstance(before, Mapping) and isinstance(value, Mapping):
-            nested = merge_patch(before, value)
-            if nested:
-                patch[key] = nested
-        elif key not in old:
-            if value is not None:  # null on an absent key changes nothing: send nothing
-                patch[key] = value
-        elif before != value:
-            patch[key] = value
-    return patch

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.conditions import condition, merge_conditions
 from sigmawatch_operator.jobs import JobState
 from sigmawatch_operator.model_spec import parse_spec
 from sigmawatch_operator.planning import next_training_at, pick_jobs, training_due
 from sigmawatch_operator.recorded import Recorded
+from sigmawatch_operator.status_patch import merge_patch
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SPEC = parse_spec({"series": {"id": "s"}, "source": {"dataset": {}}, "retrain": {"interval": "6h"}})

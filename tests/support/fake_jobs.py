@@ -27,13 +27,13 @@ from sigmawatch.registry.memory import MemoryRegistry
 from sigmawatch.settings import TrainingSettings
 from sigmawatch.training_job import Exit
 from sigmawatch_operator.act import Executor
-from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.jobs import MODEL_LABEL
 from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.planning import format_time
 from sigmawatch_operator.reconciler import Reconciler
 from sigmawatch_operator.report import Event, Outcome
+from sigmawatch_operator.status_patch import status_patch
 from support.data import write_series
 
 NAMESPACE = "plant"
@@ -174,8 +174,7 @@ class Harness:
         body = self.models[name]
         outcome = (reconciler or self.reconciler).reconcile(copy.deepcopy(body))
         previous = body["status"]
-        wanted = outcome.status if outcome.whole else {**previous, **outcome.status}
-        body["status"] = apply_merge_patch(previous, merge_patch(previous, wanted))
+        body["status"] = apply_merge_patch(previous, status_patch(previous, outcome))
         self.events += outcome.events
         return outcome
 

@@ -23,10 +23,10 @@ from typing import Any
 from sigmawatch.registry.rollout_records import StatsRow, TrackRow
 from sigmawatch.rollouts.driver import Analyzer
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
-from sigmawatch_operator.app import merge_patch
 from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.report import Event, Outcome
 from sigmawatch_operator.rollouts import RolloutController
+from sigmawatch_operator.status_patch import status_patch
 from support.fake_istio import FakeVirtualServices
 from support.fake_jobs import Clock, Harness, apply_merge_patch, apply_object
 
@@ -145,8 +145,7 @@ class Rollouts:
         body = self.objects[name]
         outcome: Outcome = (controller or self.controller).reconcile(copy.deepcopy(body))
         previous = body["status"]
-        wanted = outcome.status if outcome.whole else {**previous, **outcome.status}
-        body["status"] = apply_merge_patch(previous, merge_patch(previous, wanted))
+        body["status"] = apply_merge_patch(previous, status_patch(previous, outcome))
         self.events += outcome.events
         status: dict[str, Any] = body["status"]
         return status

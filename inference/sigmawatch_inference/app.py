@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 import sigmawatch
 from sigmawatch.settings import load_settings
 from sigmawatch_inference import errors
+from sigmawatch_inference.batch_schemas import BatchRequest
 from sigmawatch_inference.guards import CORS_HEADERS, HostAllowList, RequestGuards, page_policy
 from sigmawatch_inference.middleware import BodyLimit, RequestMetrics
 from sigmawatch_inference.openapi_contract import make_strict
@@ -40,7 +41,6 @@ from sigmawatch_inference.routes import (
     versions,
 )
 from sigmawatch_inference.schemas import (
-    BatchRequest,
     DatasetRequest,
     PredictRequest,
     RollbackRequest,

@@ -11,6 +11,7 @@ from sigmawatch.audit import current_actor
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.validation import format_version, validate_series_id
 from sigmawatch_inference import offload
+from sigmawatch_inference.batch_schemas import BatchRequest, BatchResponse
 from sigmawatch_inference.columns import predict_columns
 from sigmawatch_inference.parsing import (
     parse_point,
@@ -23,8 +24,6 @@ from sigmawatch_inference.points import ColumnsRequest, PointsRequest, Predictio
 from sigmawatch_inference.responses import OrjsonResponse
 from sigmawatch_inference.routes import ERRORS, body_doc
 from sigmawatch_inference.schemas import (
-    BatchRequest,
-    BatchResponse,
     PredictRequest,
     PredictResponse,
 )

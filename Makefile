@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint format unit testbin browser promtool redis bench bench-peers e2e clean
+.PHONY: help run test lint format unit testbin browser promtool redis alertmanager bench bench-peers e2e clean
 
 help:
 	@echo "make run     serve the API on embedded defaults (http://127.0.0.1:8000)"
@@ -42,6 +42,9 @@ promtool:
 redis:
 	tools/ensure-debian-package.sh redis-server redis-server "the shared rate limit tests"
 
+alertmanager:
+	tools/ensure-debian-package.sh amtool prometheus-alertmanager "the Alertmanager configuration tests"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -55,7 +58,7 @@ format: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: $(STAMP) browser promtool redis testbin lint
+test: $(STAMP) browser promtool redis alertmanager testbin lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -20,6 +20,8 @@ from typing import Any, Self
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sigmawatch.breaker import BreakerPolicy
+
 ENV_PREFIX = "SIGMAWATCH_"
 
 
@@ -77,7 +79,31 @@ class StorageSettings(BaseSettings):
     s3_region: str = Field(default="us-east-1", description="Region passed to the S3 client.")
     db_pool_min: int = Field(default=1, ge=1, description="Registry connection pool: minimum.")
     db_pool_max: int = Field(default=8, ge=1, description="Registry connection pool: maximum.")
+    storage_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="AV-2: deadline of a registry call (connection wait included) and of an "
+        "S3 read; slower calls fail with STORAGE_UNAVAILABLE and count for the breaker.",
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="AV-2: consecutive failed or slow calls that open the registry's or the "
+        "artifact store's circuit breaker.",
+    )
+    breaker_cool_down_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="AV-2: how long an open breaker fails calls fast before a probe may close it.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+
+    def breaker_policy(self) -> BreakerPolicy:
+        return BreakerPolicy(
+            fail_max=self.breaker_failures,
+            cool_down_s=self.breaker_cool_down_s,
+            slow_s=self.storage_timeout_s,
+        )
 
     @property
     def resolved_artifacts_url(self) -> str:

@@ -85,10 +85,20 @@ class Background:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads and write the last counts, all within `timeout`: with the
+        registry down, a shutdown must not wait out every flush's connection wait."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        last = threading.Thread(target=self._last_flush, name="sigmawatch-last-flush", daemon=True)
+        last.start()
+        last.join(timeout=max(0.5, deadline - time.monotonic()))
+        if last.is_alive():
+            log.warning("the registry did not take the last counts in time; they are lost")
+
+    def _last_flush(self) -> None:
         if self.resident is not None:
             self.resident.spill()
         for flush in (
@@ -111,7 +121,10 @@ class Background:
             try:
                 with self.registry.listen() as feed:
                     if reconnect:  # notifications may have been missed meanwhile
-                        self.cache.drop_pointers()
+                        # Only what changed since the last refresh is dropped: dropping
+                        # every pointer would send all traffic to a registry that has
+                        # just come back (and whose breaker may still be open).
+                        self.refresh()
                         self.keys.clear()
                         self.sync_routing()
                         self.metrics.invalidations.labels("reconnect").inc()

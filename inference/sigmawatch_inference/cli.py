@@ -36,11 +36,12 @@ from sigmawatch.errors import SigmawatchError
 from sigmawatch.fleet import run_shard
 from sigmawatch.logs import configure_logging
 from sigmawatch.registry import Registry
+from sigmawatch.registry.embedded import EmbeddedSupervisor
 from sigmawatch.registry.postgres import database_url, open_registry
 from sigmawatch.settings import ConfigError, StorageSettings, TrainingSettings, load_settings
 from sigmawatch.training import train_series
 from sigmawatch.training_job import Exit
-from sigmawatch_inference import cli_apikeys, cli_rollouts
+from sigmawatch_inference import cli_apikeys, cli_janitor, cli_rollouts
 from sigmawatch_inference.security.settings import exposure_refusal
 from sigmawatch_inference.settings import ServiceSettings
 
@@ -71,8 +72,10 @@ def serve(args: argparse.Namespace) -> int:
     if refusal:
         raise ConfigError(refusal)
     if settings.database_url is None:
-        # Start the embedded server once here so every worker shares it.
+        # Start the embedded server once here so every worker shares it, and
+        # keep it running: this process restarts it if it dies.
         os.environ["SIGMAWATCH_DATABASE_URL"] = database_url(settings)
+        EmbeddedSupervisor(settings.data_dir).start()
         settings = load_settings(ServiceSettings, **overrides)
     # Timeouts, TLS and no server banner (SEC-1, SEC-5): http_server.py.
     options = uvicorn_options(settings)
@@ -156,6 +159,14 @@ def apikeys(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def janitor(args: argparse.Namespace) -> int:
+    settings = load_settings(StorageSettings)
+    configure_logging(settings.log_level)
+    with _registry(settings) as registry:
+        _print_json(cli_janitor.janitor(args, registry, settings))
+    return Exit.OK
+
+
 def demo(args: argparse.Namespace) -> int:
     timestamps, values = demo_series(args.points, seed=args.seed)
     if args.out:
@@ -200,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
 
     cli_rollouts.add_commands(commands, rollout)
     cli_apikeys.add_commands(commands, apikeys)
+    cli_janitor.add_commands(commands, janitor)
 
     p = commands.add_parser("demo", help="generate a realistic demo series")
     p.add_argument("--points", type=int, default=20_000)

@@ -108,6 +108,18 @@ class Metrics:
             "1 while the registry and the artifact store answer, else 0.",
             registry=r,
         )
+        self.breaker_state = Gauge(
+            "sigmawatch_breaker_state",
+            "Circuit breaker of a storage backend: 0 closed, 1 half-open, 2 open (AV-2).",
+            ["breaker"],
+            registry=r,
+        )
+        self.breaker_opened = Counter(
+            "sigmawatch_breaker_opened",
+            "Times a storage backend's circuit breaker opened (AV-2).",
+            ["breaker"],
+            registry=r,
+        )
         self.warmup_seconds = Gauge(
             "sigmawatch_warmup_seconds", "Seconds the start-up warm-up took.", registry=r
         )

@@ -32,4 +32,6 @@ def error_response(error: SigmawatchError) -> OrjsonResponse:
                 "ratelimit-reset": str(details["retry_after_s"]),
             }
         )
+    elif error.code is ErrorCode.STORAGE_UNAVAILABLE and "retry_after_s" in error.details:
+        response.headers["retry-after"] = str(error.details["retry_after_s"])  # AV-2
     return response

@@ -35,10 +35,10 @@ class RolloutLoop:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
 
     def tick(self, now: datetime | None = None) -> int:
         """Analyse every due API-driven rollout once; returns how many were analysed."""

@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sigmawatch.artifacts import ArtifactStore, store_for
+from sigmawatch.artifacts import ArtifactStore, GuardedStore, store_for
+from sigmawatch.breaker import Breaker, State
 from sigmawatch.errors import ErrorCode, SigmawatchError, StorageUnavailableError
 from sigmawatch.registry import Registry
 from sigmawatch.registry.postgres import open_registry
 from sigmawatch_inference.background import Background
 from sigmawatch_inference.cache import ModelCache
+from sigmawatch_inference.janitor_loop import JanitorLoop
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.predictor import Predictor
 from sigmawatch_inference.resident import ResidentTable
@@ -39,17 +41,22 @@ from sigmawatch_inference.usage import UsageCounter
 log = logging.getLogger(__name__)
 
 STARTING_MESSAGE = "service is starting; retry shortly"
+STOP_BUDGET_S = 2.5
 
 
-def _postgres(settings: ServiceSettings) -> Registry:
-    return open_registry(settings)
+STATE_VALUES = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
+
+
+def _postgres(settings: ServiceSettings, breaker: Breaker) -> Registry:
+    return open_registry(settings, breaker=breaker)
 
 
 @dataclass
 class Services:
     settings: ServiceSettings
-    # How the registry is opened: PostgreSQL (embedded by default); tests pass others.
-    open_registry: Callable[[ServiceSettings], Registry] = _postgres
+    # How the registry is opened, behind its breaker: PostgreSQL (embedded by
+    # default); tests pass others.
+    open_registry: Callable[[ServiceSettings, Breaker], Registry] = _postgres
     open_store: Callable[[ServiceSettings], ArtifactStore] = store_for
     metrics: Metrics = field(default_factory=Metrics)
     usage: UsageCounter = field(default_factory=UsageCounter)
@@ -66,15 +73,31 @@ class Services:
     background: Background | None = None
     monitor: StorageMonitor | None = None
     rollouts: RolloutLoop | None = None
+    janitor: JanitorLoop | None = None
     routing: RoutingTable = field(default_factory=RoutingTable)
     tracks: TrackBuffer = field(init=False)
     keys: KeyCache = field(init=False)
+    # AV-2: one per backend, kept across start-up retries.
+    breakers: dict[str, Breaker] = field(init=False)
     # SEC-2; built by the app's lifespan, in the event loop its storage is bound to.
     limits: RateLimits | None = None
 
     def __post_init__(self) -> None:
         self.tracks = TrackBuffer(self.settings.track, self.settings.stats_bucket_s)
         self.keys = KeyCache(self.settings.api_key_cache_s)
+        policy = self.settings.breaker_policy()
+        self.breakers = {
+            name: Breaker(name, policy, on_change=self._breaker_changed)
+            for name in ("registry", "artifacts")
+        }
+        for name in self.breakers:
+            self.metrics.breaker_state.labels(name).set(0)
+            self.metrics.breaker_opened.labels(name)
+
+    def _breaker_changed(self, breaker: Breaker, state: State) -> None:
+        self.metrics.breaker_state.labels(breaker.name).set(STATE_VALUES[state])
+        if state is State.OPEN:
+            self.metrics.breaker_opened.labels(breaker.name).inc()
 
     def start(self) -> None:
         """Blocking start-up, retried with backoff until it succeeds or `stop()`.
@@ -99,9 +122,9 @@ class Services:
 
     def _start(self) -> None:
         settings = self.settings
-        self.registry = self.open_registry(settings)
+        self.registry = self.open_registry(settings, self.breakers["registry"])
         log.info("registry ready")
-        self.store = self.open_store(settings)
+        self.store = GuardedStore(self.open_store(settings), self.breakers["artifacts"])
         if settings.admin_api_key is not None:
             ensure_bootstrap_key(self.registry, settings.admin_api_key.get_secret_value())
         cache = self.cache = ModelCache(
@@ -162,24 +185,39 @@ class Services:
         self.metrics.observe_cache(self.cache.size, self.cache.nbytes)
         log.info("warm-up finished", extra={"models": loaded, "seconds": round(seconds, 3)})
         self.ready.set()
+        self.janitor = JanitorLoop(
+            self.registry,
+            self.store,
+            interval_s=settings.janitor_interval_s,
+            grace_s=settings.janitor_grace_s,
+        )
+        self.janitor.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self.ready.clear()
         self._teardown()
 
-    def _teardown(self) -> None:
+    def _teardown(self, budget_s: float = STOP_BUDGET_S) -> None:
+        """Stop every part within `budget_s` in all, whatever storage does (SIGTERM)."""
+        deadline = time.monotonic() + budget_s
+
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
+        if self.janitor is not None:
+            self.janitor.stop(left())
         if self.rollouts is not None:
-            self.rollouts.stop()
+            self.rollouts.stop(left())
         if self.monitor is not None:
-            self.monitor.stop()
+            self.monitor.stop(left())
         if self.background is not None:
-            self.background.stop()
+            self.background.stop(left())
         if self.registry is not None:
             self.registry.close()
         self.registry = self.store = self.predictor = self.cache = self.resident = None
         self.background = self.monitor = None
-        self.rollouts = None
+        self.rollouts = self.janitor = None
 
     # -- what handlers need ---------------------------------------------------------
 
@@ -197,6 +235,9 @@ class Services:
     def storage(self) -> StorageState:
         """The last background check of registry and store (never blocks)."""
         return self.monitor.state() if self.monitor is not None else STARTING
+
+    def breaker_states(self) -> dict[str, str]:
+        return {name: breaker.state.value for name, breaker in self.breakers.items()}
 
 
 def _since(started: float) -> float:

@@ -72,6 +72,18 @@ class ServiceSettings(TrainingSettings, AccessSettings):
     stats_keep_days: int = Field(
         default=7, ge=1, description="Stored per-version statistics are pruned after this."
     )
+    janitor_interval_s: float = Field(
+        default=21_600,
+        ge=0,
+        description="How often the service removes orphan artifacts (also once after "
+        "start-up); 0 turns it off, e.g. where a CronJob runs `sigmawatch janitor`.",
+    )
+    janitor_grace_s: float = Field(
+        default=3_600,
+        ge=0,
+        description="The janitor keeps artifacts written more recently than this: a "
+        "training may still register them.",
+    )
     rollout_tick_s: float = Field(
         default=1.0,
         gt=0,

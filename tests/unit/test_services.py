@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sigmawatch.breaker import Breaker
 from sigmawatch.errors import ErrorCode, SigmawatchError, StorageUnavailableError
 from sigmawatch.registry import Registry
 from sigmawatch.registry.memory import MemoryRegistry
@@ -23,7 +24,7 @@ def test_a_failing_start_up_is_retried_and_tells_callers_nothing_internal(
     attempts: list[int] = []
     registry = MemoryRegistry()
 
-    def open_registry(_: ServiceSettings) -> Registry:
+    def open_registry(_: ServiceSettings, __: Breaker) -> Registry:
         attempts.append(1)
         if len(attempts) < 3:
             raise StorageUnavailableError(f"could not reach {SECRET}")

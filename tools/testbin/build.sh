@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds the real servers the test suite runs against (S3-compatible server,
-# etcd, kube-apiserver, kube-controller-manager, kubectl) from the Go module
-# proxy, at the versions pinned by the wrapper modules beside this script.
+# Builds the real servers and tools the test suite runs against from the Go
+# module proxy, at the versions pinned by the wrapper modules beside this
+# script: the S3-compatible server, etcd, kube-apiserver,
+# kube-controller-manager and kubectl, the fault-injecting TCP proxy
+# (toxiproxy), the OTLP trace receiver (Jaeger, in-memory) and actionlint.
 #
 # Binaries land in a cache directory keyed by a hash of the wrapper module,
 # so a repeat run (or a fresh clone on the same machine) builds nothing; the
 # Go module and build caches make a changed pin cheap too.
 #
-# Usage: build.sh [s3|etcd|kube]...   (default: all). Prints NAME=DIR lines.
+# Usage: build.sh [s3|etcd|kube|faults|traces|actionlint]...   (default: all). Prints NAME=DIR lines.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${SIGMAWATCH_TESTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sigmawatch/testbin}
@@ -37,6 +39,13 @@ build() {
           for cmd in kube-apiserver kube-controller-manager kubectl; do
             go build -trimpath -tags selinux,notest -ldflags "$ld" -o "$out.tmp/$cmd" "k8s.io/kubernetes/cmd/$cmd"
           done ;;
+        faults)
+          go build -trimpath -ldflags "-s -w" -o "$out.tmp/toxiproxy-server" github.com/Shopify/toxiproxy/v2/cmd/server
+          go build -trimpath -ldflags "-s -w" -o "$out.tmp/toxiproxy-cli" github.com/Shopify/toxiproxy/v2/cmd/cli ;;
+        traces)
+          go build -trimpath -ldflags "-s -w" -o "$out.tmp/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger ;;
+        actionlint)
+          go build -trimpath -ldflags "-s -w" -o "$out.tmp/actionlint" github.com/rhysd/actionlint/cmd/actionlint ;;
         *) echo "unknown test binary set: $name" >&2; exit 2 ;;
       esac
     )
@@ -47,5 +56,5 @@ build() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(s3 etcd kube)
+[ ${#targets[@]} -gt 0 ] || targets=(s3 etcd kube faults traces actionlint)
 for t in "${targets[@]}"; do build "$t"; done

@@ -13,6 +13,7 @@ from sigmawatch.artifacts.base import (
     delete_keys,
 )
 from sigmawatch.artifacts.file import FileStore
+from sigmawatch.artifacts.guarded import GuardedStore
 from sigmawatch.artifacts.s3 import S3Store
 from sigmawatch.settings import StorageSettings
 
@@ -20,6 +21,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "ArtifactStore",
     "FileStore",
+    "GuardedStore",
     "S3Store",
     "StorageUnavailableError",
     "copy_prefix",
@@ -30,7 +32,11 @@ __all__ = [
 
 
 def open_store(
-    url: str, *, s3_endpoint_url: str | None = None, s3_region: str = "us-east-1"
+    url: str,
+    *,
+    s3_endpoint_url: str | None = None,
+    s3_region: str = "us-east-1",
+    timeout_s: float = 10.0,
 ) -> ArtifactStore:
     parsed = urlparse(url)
     if parsed.scheme == "file":
@@ -38,7 +44,13 @@ def open_store(
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise ValueError(f"s3 URL needs a bucket: {url!r}")
-        return S3Store(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url, region=s3_region)
+        return S3Store(
+            parsed.netloc,
+            parsed.path,
+            endpoint_url=s3_endpoint_url,
+            region=s3_region,
+            timeout_s=timeout_s,
+        )
     raise ValueError(f"unsupported artifacts URL {url!r}: use file:// or s3://")
 
 
@@ -48,4 +60,5 @@ def store_for(settings: StorageSettings) -> ArtifactStore:
         settings.resolved_artifacts_url,
         s3_endpoint_url=settings.s3_endpoint_url,
         s3_region=settings.s3_region,
+        timeout_s=settings.storage_timeout_s,
     )

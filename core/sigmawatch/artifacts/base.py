@@ -13,7 +13,11 @@ from sigmawatch.errors import ErrorCode, SigmawatchError, StorageUnavailableErro
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ArtifactNotFoundError", "ArtifactStore", "StorageUnavailableError"]
+__all__ = ["ArtifactNotFoundError", "ArtifactStore", "Listing", "StorageUnavailableError"]
+
+# Keys with their last write (Unix time); named here because inside the
+# stores' classes `list` is a method.
+type Listing = list[tuple[str, float]]
 
 
 class ArtifactNotFoundError(SigmawatchError):
@@ -50,6 +54,10 @@ class ArtifactStore(Protocol):
 
     def list(self, prefix: str) -> list[str]:
         """Keys under a prefix, sorted."""
+        ...
+
+    def list_modified(self, prefix: str) -> Listing:
+        """Keys under a prefix, sorted, each with its last write as a Unix time."""
         ...
 
     def delete(self, key: str) -> None:

@@ -12,9 +12,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from sigmawatch.artifacts.base import ArtifactNotFoundError, StorageUnavailableError, unavailable
+from sigmawatch.artifacts.base import (
+    ArtifactNotFoundError,
+    Listing,
+    StorageUnavailableError,
+    unavailable,
+)
 
 log = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".tmp-"  # a write in progress; `remove_temp` sweeps what a crash left
 
 
 class FileStore:
@@ -33,7 +40,7 @@ class FileStore:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
         except OSError as exc:
             unavailable(self.url, "write", exc, key)
         try:
@@ -61,19 +68,39 @@ class FileStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str) -> list[str]:
+        return [key for key, _ in self.list_modified(prefix)]
+
+    def list_modified(self, prefix: str) -> Listing:
         base = self._path(prefix) if prefix.strip("/") else self.root
         folder = base if prefix.endswith("/") or base.is_dir() else base.parent
         if not folder.is_dir():
             return []
         try:
-            keys = [
-                path.relative_to(self.root).as_posix()
+            found = [
+                (path.relative_to(self.root).as_posix(), path.stat().st_mtime)
                 for path in folder.rglob("*")
-                if path.is_file() and not path.name.startswith(".tmp-")
+                if path.is_file() and not path.name.startswith(TEMP_PREFIX)
             ]
+        except FileNotFoundError:  # removed while listed: list again
+            return self.list_modified(prefix)
         except OSError as exc:
             unavailable(self.url, "listing", exc)
-        return sorted(key for key in keys if key.startswith(prefix))
+        return sorted(entry for entry in found if entry[0].startswith(prefix))
+
+    def remove_temp(self, older_than: float) -> int:
+        """Delete the temporary files of writes that never finished (a killed
+        process leaves them) last touched before `older_than` (Unix time)."""
+        removed = 0
+        for path in self.root.rglob(TEMP_PREFIX + "*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                unavailable(self.url, "delete", exc)
+        return removed
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sigmawatch.artifacts.base import ArtifactNotFoundError, unavailable
+from sigmawatch.artifacts.base import ArtifactNotFoundError, Listing, unavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,14 +26,24 @@ def _missing(exc: Exception) -> bool:
 
 
 class S3Store:
-    def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None, region: str) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        endpoint_url: str | None,
+        region: str,
+        timeout_s: float = 10.0,
+    ) -> None:
+        """`timeout_s` bounds the connect and each read; a call makes at most two
+        attempts, so it waits at most about twice that (AV-2)."""
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url = f"s3://{bucket}/{self.prefix}"
         config = Config(
-            connect_timeout=2,
-            read_timeout=10,
-            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=min(2.0, timeout_s),
+            read_timeout=timeout_s,
+            retries={"max_attempts": 2, "mode": "standard"},
             # S3-compatible servers differ on checksum trailers; send them only when required.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
@@ -67,14 +77,20 @@ class S3Store:
         return True
 
     def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+        return [key for key, _ in self.list_modified(prefix)]
+
+    def list_modified(self, prefix: str) -> Listing:
+        found: Listing = []
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
-                keys.extend(item["Key"][len(self.prefix) :] for item in page.get("Contents", []))
+                found.extend(
+                    (item["Key"][len(self.prefix) :], item["LastModified"].timestamp())
+                    for item in page.get("Contents", [])
+                )
         except FAILURES as exc:
             unavailable(self.url, "listing", exc)
-        return sorted(keys)
+        return sorted(found)
 
     def delete(self, key: str) -> None:
         try:

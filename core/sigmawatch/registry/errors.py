@@ -40,7 +40,11 @@ def registry_unavailable() -> StorageUnavailableError:
     return StorageUnavailableError("model registry unavailable; retry")
 
 
+class SeriesBusyError(StorageUnavailableError):
+    """Another process holds the series' lock: the database is fine (the breaker ignores it)."""
+
+
 def series_busy(series_id: str) -> StorageUnavailableError:
-    return StorageUnavailableError(
+    return SeriesBusyError(
         "another archive or restore of this series is running; retry", series_id=series_id
     )

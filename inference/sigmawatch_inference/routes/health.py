@@ -57,7 +57,11 @@ def build(services: Services) -> APIRouter:
                 "cache_hit_rate": metrics.cache_hit_rate,
                 "inference_latency_ms": metrics.inference_ms.summary(),
                 "training_latency_ms": metrics.training_ms.summary(),
-                "storage": {"ok": storage.ok, "reason": storage.reason},
+                "storage": {
+                    "ok": storage.ok,
+                    "reason": storage.reason,
+                    "breakers": services.breaker_states(),  # AV-2
+                },
             }
         )
 

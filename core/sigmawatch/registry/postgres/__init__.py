@@ -6,6 +6,7 @@ server when no URL is configured, opens the pool and applies migrations.
 
 from __future__ import annotations
 
+from sigmawatch.breaker import Breaker
 from sigmawatch.registry.embedded import start_embedded
 from sigmawatch.registry.postgres._sql import CHANNEL
 from sigmawatch.registry.postgres.registry import PostgresRegistry
@@ -18,14 +19,23 @@ def database_url(settings: StorageSettings) -> str:
 
 
 def open_registry(
-    settings: StorageSettings, *, min_size: int | None = None, max_size: int | None = None
+    settings: StorageSettings,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    breaker: Breaker | None = None,
 ) -> PostgresRegistry:
-    """A migrated registry with an open pool (sized by the settings unless given)."""
+    """A migrated registry with an open pool (sized by the settings unless given).
+
+    Every call has the settings' deadline and goes through `breaker` (AV-2);
+    without one, the registry gets a breaker of its own."""
     registry = PostgresRegistry(
         database_url(settings),
         min_size=min_size or settings.db_pool_min,
         max_size=max_size or settings.db_pool_max,
         read_url=settings.database_read_url,
+        breaker=breaker or Breaker("registry", settings.breaker_policy()),
+        call_timeout_s=settings.storage_timeout_s,
     )
     try:
         registry.open()

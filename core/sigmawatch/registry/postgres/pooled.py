@@ -7,7 +7,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sigmawatch.registry.postgres.connection import Conn, connect, make_pool, translated
+from sigmawatch.breaker import Breaker
+from sigmawatch.registry.postgres.connection import (
+    POOL_WAIT_S,
+    Conn,
+    connect,
+    make_pool,
+    translated,
+)
+from sigmawatch.registry.postgres.deadline import WATCHDOG
 from sigmawatch.registry.postgres.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -17,6 +25,24 @@ SERIES_LOCK_WAIT_MS = 10_000
 REPLICA = "sigmawatch-replica"
 REPLICA_WAIT_S = 2.0  # for a replica connection, before the primary answers instead
 REPLICA_RETRY_S = 30.0  # after a replica failure, reads go to the primary this long
+PING_TIMEOUT_S = 2.0
+# Background and start-up work that may rightly take longer than a request's
+# deadline; `statement_timeout` and the TCP keepalives still bound them.
+BULK = frozenset(
+    {
+        "migrate",
+        "centre_scale_states",
+        "most_used",
+        "changed_since",
+        "record_usage",
+        "record_stats",
+        "record_track_stats",
+        "touch_api_keys",
+        "prune_results",
+        "prune_stats",
+        "prune_audit",
+    }
+)
 
 
 class Pooled:
@@ -31,8 +57,14 @@ class Pooled:
         max_size: int = 8,
         series_lock_wait_ms: int = SERIES_LOCK_WAIT_MS,
         read_url: str | None = None,
+        breaker: Breaker | None = None,
+        call_timeout_s: float | None = None,
     ) -> None:
+        """`breaker` guards every call (AV-2); `call_timeout_s` is the deadline of
+        each call not in BULK, connection wait included (None: no deadline)."""
         self.url = url
+        self.breaker = breaker
+        self.call_timeout_s = call_timeout_s
         self.series_lock_wait_ms = series_lock_wait_ms
         self._pool = make_pool(url, min_size=min_size, max_size=max_size)
         self._replica = (
@@ -45,8 +77,25 @@ class Pooled:
     # -- connections -----------------------------------------------------------------
 
     @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        if self.breaker is None:
+            yield
+        else:
+            with self.breaker.guard():
+                yield
+
+    def _deadline(self, what: str) -> float | None:
+        return None if what in BULK else self.call_timeout_s
+
+    @contextmanager
     def _read(self, what: str) -> Iterator[Conn]:
-        with translated(what), self._pool.connection() as conn:
+        deadline = self._deadline(what)
+        with (
+            self._guarded(),
+            translated(what),
+            self._pool.connection(timeout=deadline or POOL_WAIT_S) as conn,
+            WATCHDOG.watch(conn, deadline),
+        ):
             yield conn
 
     @contextmanager
@@ -60,7 +109,7 @@ class Pooled:
             return
         assert self._replica is not None
         try:
-            with translated(what):
+            with self._guarded(), translated(what), WATCHDOG.watch(conn, self._deadline(what)):
                 yield conn
         finally:
             self._replica.putconn(conn)
@@ -80,7 +129,14 @@ class Pooled:
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Conn]:
-        with translated(what), self._pool.connection() as conn, conn.transaction():
+        deadline = self._deadline(what)
+        with (
+            self._guarded(),
+            translated(what),
+            self._pool.connection(timeout=deadline or POOL_WAIT_S) as conn,
+            WATCHDOG.watch(conn, deadline),
+            conn.transaction(),
+        ):
             yield conn
 
     def open(self, *, timeout: float = 30.0) -> None:
@@ -97,10 +153,17 @@ class Pooled:
             return migrate(conn)
 
     def ping(self) -> None:
-        with translated("ping"), self._pool.connection(timeout=2.0) as conn:
+        """Through the breaker: after a cool-down the health check is its probe."""
+        with (
+            self._guarded(),
+            translated("ping"),
+            self._pool.connection(timeout=PING_TIMEOUT_S) as conn,
+            WATCHDOG.watch(conn, PING_TIMEOUT_S),
+        ):
             conn.execute("SELECT 1")
 
     def close(self) -> None:
-        self._pool.close()
+        # Connection attempts in flight are not waited for: a shutdown stays prompt.
+        self._pool.close(timeout=0.2)
         if self._replica is not None:
-            self._replica.close()
+            self._replica.close(timeout=0.2)

@@ -8,7 +8,7 @@ it is half-open: up to `probes` calls run at a time as trials; one success
 closes it, one failure opens it for another cool-down.
 
 The lock covers state changes only, never a guarded call, so concurrent
-calls run concurrently (docs/decisions/0016-circuit-breaker.md says why
+calls run concurrently (docs/decisions/0017-circuit-breaker-and-deadlines.md says why
 this is not a library).
 """
 

@@ -83,7 +83,8 @@ class StorageSettings(BaseSettings):
         default=2.0,
         gt=0,
         description="AV-2: deadline of a registry call (connection wait included) and of an "
-        "S3 read; slower calls fail with STORAGE_UNAVAILABLE and count for the breaker.",
+        "S3 call's connect and each read (one attempt); slower calls fail with "
+        "STORAGE_UNAVAILABLE and count for the breaker.",
     )
     breaker_failures: int = Field(
         default=5,

@@ -5,6 +5,7 @@
     sigmawatch train-fleet --run-id RUN (--source-uri TEMPLATE | --dataset) [...]
     sigmawatch rollout start|status|pause|resume|abort|list ...   (cli_rollouts.py)
     sigmawatch apikeys create|list|revoke ...                      (cli_apikeys.py)
+    sigmawatch janitor [--grace-s S] [--dry-run]                  (cli_janitor.py)
     sigmawatch demo  [--points N] [--seed S] [--out FILE | --predict SERIES]
 
 `train` runs the same `train_series` as the REST endpoint. Errors print as

@@ -35,15 +35,18 @@ class S3Store:
         region: str,
         timeout_s: float = 10.0,
     ) -> None:
-        """`timeout_s` bounds the connect and each read; a call makes at most two
-        attempts, so it waits at most about twice that (AV-2)."""
+        """`timeout_s` bounds the connect and each read (AV-2). A call makes one
+        attempt: retrying inside it would stretch the wait past the deadline, and the
+        breaker and the callers' retries (STORAGE_UNAVAILABLE is retryable) cover
+        transient failures. A write can wait about twice the timeout: botocore waits
+        for the server's 100-continue before it sends the body."""
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url = f"s3://{bucket}/{self.prefix}"
         config = Config(
             connect_timeout=min(2.0, timeout_s),
             read_timeout=timeout_s,
-            retries={"max_attempts": 2, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             # S3-compatible servers differ on checksum trailers; send them only when required.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",

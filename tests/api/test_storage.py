@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -88,3 +89,35 @@ def test_start_up_waits_for_an_unreachable_store(
         # Once the bucket exists, the retried start-up completes by itself.
         s3_server.client().create_bucket(Bucket=bucket)
         wait_for(lambda: client.get("/readiness").status_code == 200, timeout=60, what="readiness")
+
+
+def test_a_refused_artifact_write_is_storage_unavailable_and_degrades_health(
+    make_service: ServiceFactory,
+) -> None:
+    """A store that answers reads but refuses writes (read-only volume, full disk)."""
+    service = make_service("refused-write")
+    models = Path(service.process.env["SIGMAWATCH_DATA_DIR"]) / "artifacts" / "models"
+    with service.client() as client:
+        assert client.post("/v1/series/w1/train", json=train_body()).status_code == 201
+        models.rename(models.with_name("models.moved"))
+        models.write_bytes(b"")  # a file where the folder was: every write under it fails
+        refused = client.post("/v1/series/w2/train", json=train_body(seed=1))
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
+        wait_for(
+            lambda: client.get("/healthcheck").json()["status"] == "degraded",
+            timeout=15,
+            what="health to report the refused write",
+        )
+        storage = client.get("/healthcheck").json()["storage"]
+        assert storage["reason"] == "the artifact store refused a write"
+        assert client.get("/readiness").status_code == 200
+
+        models.unlink()
+        models.with_name("models.moved").rename(models)
+        wait_for(
+            lambda: client.get("/healthcheck").json()["status"] == "ok",
+            timeout=15,
+            what="health to recover once writes work",
+        )
+        assert client.post("/v1/series/w2/train", json=train_body(seed=1)).status_code == 201

@@ -16,7 +16,8 @@ from sigmawatch.artifacts.base import ArtifactStore, Listing
 from sigmawatch.breaker import Breaker
 from sigmawatch.errors import StorageUnavailableError
 
-PROBE_KEY = ".health/write-probe"
+# Beside the artifacts, so it meets the same folder or bucket policy they do.
+PROBE_KEY = "models/.write-probe"
 
 
 class GuardedStore:

@@ -9,7 +9,9 @@ statistics of the points answered meanwhile are all there.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -62,8 +64,9 @@ def _points_recorded(client: httpx.Client, series: str) -> int:
 
 
 def test_a_five_second_latency_spike_on_postgres(
-    make_service: ServiceFactory, tcp_postgres: TcpPostgres, pg_proxy: Proxy
+    make_service: ServiceFactory, tcp_postgres: TcpPostgres, pg_proxy: Proxy, artifacts_dir: Path
 ) -> None:
+    """Figures land in test-artifacts/faults-pg-latency.json (docs/performance.md)."""
     service = _service(make_service, tcp_postgres, pg_proxy, "pg-latency")
     with service.client() as client:
         _train(client)
@@ -88,6 +91,21 @@ def test_a_five_second_latency_spike_on_postgres(
         assert p99 < 50, f"cached predictions P99 {p99:.1f} ms during the spike"
         # Registry calls: none waited past the deadline; while open they failed fast.
         slowest = max(registry.durations())
+        figures = {
+            "cached_predictions": len(cached.results),
+            "cached_p50_ms": round(
+                float(np.percentile(np.array(cached.durations()) * 1000, 50)), 2
+            ),
+            "cached_p99_ms": round(p99, 2),
+            "registry_calls": len(registry.results),
+            "registry_slowest_s": round(slowest, 3),
+            "registry_503": sum(r.status == 503 for r in registry.results),
+            "registry_503_under_100ms": sum(
+                r.status == 503 and r.seconds < 0.1 for r in registry.results
+            ),
+        }
+        (artifacts_dir / "faults-pg-latency.json").write_text(json.dumps(figures, indent=2))
+        print("figures", figures)
         assert slowest < TIMEOUT_S + 1.0, f"a registry call took {slowest:.2f} s"
         fast = [r for r in registry.results if r.status == 503 and r.seconds < 0.1]
         assert fast, "an open breaker answers at once"

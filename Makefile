@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint format unit testbin browser promtool redis alertmanager bench bench-peers e2e clean
+.PHONY: help run test lint format unit testbin browser promtool redis alertmanager shellcheck bench bench-peers e2e clean
 
 help:
 	@echo "make run     serve the API on embedded defaults (http://127.0.0.1:8000)"
@@ -45,6 +45,9 @@ redis:
 alertmanager:
 	tools/ensure-debian-package.sh amtool prometheus-alertmanager "the Alertmanager configuration tests"
 
+shellcheck:
+	tools/ensure-debian-package.sh shellcheck shellcheck "the workflow lint (actionlint runs it on run: steps)"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -58,7 +61,7 @@ format: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: $(STAMP) browser promtool redis alertmanager testbin lint
+test: $(STAMP) browser promtool redis alertmanager shellcheck testbin lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -66,7 +66,7 @@ def _points_recorded(client: httpx.Client, series: str) -> int:
 def test_a_five_second_latency_spike_on_postgres(
     make_service: ServiceFactory, tcp_postgres: TcpPostgres, pg_proxy: Proxy, artifacts_dir: Path
 ) -> None:
-    """Figures land in test-artifacts/faults-pg-latency.json (docs/performance.md)."""
+    """Figures land in faults-pg-latency.json in the test artifacts (docs/performance.md)."""
     service = _service(make_service, tcp_postgres, pg_proxy, "pg-latency")
     with service.client() as client:
         _train(client)

@@ -20,9 +20,11 @@ import httpx
 
 from sigmawatch.artifacts import open_store
 from sigmawatch.artifacts.manifest import read_manifest
+from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.janitor import sweep
 from sigmawatch.registry.embedded import embedded_running
 from sigmawatch.registry.postgres import PostgresRegistry
+from sigmawatch.registry.records import VersionRecord
 from support.data import series_data, train_body
 from support.procs import wait_for
 from support.service import Service, ServiceFactory
@@ -158,8 +160,10 @@ def test_sigkill_mid_training_leaves_no_half_version_and_the_janitor_cleans_up(
         registry.close()
 
 
-def _versions(registry: PostgresRegistry, series: str) -> list[object]:
+def _versions(registry: PostgresRegistry, series: str) -> list[VersionRecord]:
     try:
-        return list(registry.list_versions(series))
-    except Exception:  # never trained before a kill
+        return registry.list_versions(series)
+    except SigmawatchError as exc:  # never trained before a kill
+        if exc.code is not ErrorCode.MODEL_NOT_FOUND:
+            raise
         return []

@@ -26,6 +26,7 @@ import bench_fleet
 import bench_fleet_train
 import bench_predict
 import bench_resident
+import bench_restore
 import bench_rollouts
 import bench_train
 from loadgen import Budget, WrkMissingError, budget_arguments, budget_from
@@ -44,6 +45,7 @@ def benchmarks(budget: Budget) -> list[tuple[str, Callable[[], list[Row]]]]:
         (bench_resident.NAME, lambda: bench_resident.run(repeats=budget.rounds)),
         (bench_fleet_train.NAME, bench_fleet_train.run),
         (bench_affinity.NAME, bench_affinity.run),
+        (bench_restore.NAME, bench_restore.run),
     ]
 
 

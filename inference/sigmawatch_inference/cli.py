@@ -6,6 +6,7 @@
     sigmawatch rollout start|status|pause|resume|abort|list ...   (cli_rollouts.py)
     sigmawatch apikeys create|list|revoke ...                      (cli_apikeys.py)
     sigmawatch janitor [--grace-s S] [--dry-run]                  (cli_janitor.py)
+    sigmawatch backup [--list] [--prune-older-than 30d] / restore ID  (cli_backup.py)
     sigmawatch demo  [--points N] [--seed S] [--out FILE | --predict SERIES]
 
 `train` runs the same `train_series` as the REST endpoint. Errors print as
@@ -42,7 +43,7 @@ from sigmawatch.registry.postgres import database_url, open_registry
 from sigmawatch.settings import ConfigError, StorageSettings, TrainingSettings, load_settings
 from sigmawatch.training import train_series
 from sigmawatch.training_job import Exit
-from sigmawatch_inference import cli_apikeys, cli_janitor, cli_rollouts
+from sigmawatch_inference import cli_apikeys, cli_backup, cli_janitor, cli_rollouts
 from sigmawatch_inference.security.settings import exposure_refusal
 from sigmawatch_inference.settings import ServiceSettings
 
@@ -213,6 +214,7 @@ def parser() -> argparse.ArgumentParser:
     cli_rollouts.add_commands(commands, rollout)
     cli_apikeys.add_commands(commands, apikeys)
     cli_janitor.add_commands(commands, janitor)
+    cli_backup.add_commands(commands, _print_json)
 
     p = commands.add_parser("demo", help="generate a realistic demo series")
     p.add_argument("--points", type=int, default=20_000)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sigmawatch.artifacts import ArtifactStore, GuardedStore, store_for
+from sigmawatch.artifacts.versioning import log_versioning
 from sigmawatch.breaker import Breaker, State
 from sigmawatch.errors import ErrorCode, SigmawatchError, StorageUnavailableError
 from sigmawatch.registry import Registry
@@ -125,6 +126,7 @@ class Services:
         self.registry = self.open_registry(settings, self.breakers["registry"])
         log.info("registry ready")
         self.store = GuardedStore(self.open_store(settings), self.breakers["artifacts"])
+        log_versioning(self.store)  # DUR-2: says in the log whether S3 versioning is on
         if settings.admin_api_key is not None:
             ensure_bootstrap_key(self.registry, settings.admin_api_key.get_secret_value())
         cache = self.cache = ModelCache(

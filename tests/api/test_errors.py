@@ -171,6 +171,10 @@ ELSEWHERE = {
     ErrorCode.INVALID_CREDENTIALS: "tests/api/test_auth.py: expired, revoked keys, bad tokens",
     ErrorCode.FORBIDDEN: "tests/api/test_auth.py: every route as each role",
     ErrorCode.RATE_LIMITED: "tests/api/test_ratelimits.py: per series and per client, shared",
+    ErrorCode.BACKUP_NOT_FOUND: "CLI only: tests/integration/test_backup.py (an unknown id)",
+    ErrorCode.BACKUP_CORRUPT: "CLI only: tests/integration/test_backup.py (a damaged part)",
+    ErrorCode.BACKUP_INCOMPATIBLE: "CLI only: tests/integration/test_backup.py (newer schema)",
+    ErrorCode.RESTORE_TARGET_NOT_EMPTY: "CLI only: tests/integration/test_backup.py (twice)",
 }
 
 

@@ -39,7 +39,7 @@ OVERLAYS = {
     "staging": "sigmawatch-staging",
     "production": "sigmawatch-production",
 }
-COMPONENTS = ("monitoring", "istio", "ingress")
+COMPONENTS = ("monitoring", "istio", "ingress", "backup")
 # Components are rendered over base in a namespace of their own.
 COMPONENT_NAMESPACE = "sigmawatch-components"
 ARGOCD_NAMESPACE = "argocd"
@@ -76,6 +76,9 @@ def pod_templates(objects: list[Obj]) -> Iterator[tuple[str, Obj]]:
     for obj in objects:
         if obj["kind"] in POD_OWNERS:
             yield f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]
+        elif obj["kind"] == "CronJob":
+            job = obj["spec"]["jobTemplate"]["spec"]
+            yield f"CronJob/{obj['metadata']['name']}", job["template"]["spec"]
 
 
 def find(objects: list[Obj], kind: str, name: str) -> Obj:
@@ -502,3 +505,28 @@ def test_argocd_applications(cluster: Cluster) -> None:
         }
     ]
     assert "RespectIgnoreDifferences=true" in production["syncPolicy"]["syncOptions"]
+
+
+def test_backup_cronjob_runs_daily_with_the_inference_settings(
+    cluster: Cluster, component_roots: dict[str, Path]
+) -> None:
+    """DUR-3: the scheduled backup reaches the registry and bucket the service uses."""
+    objects = render(cluster, component_roots["backup"])
+    cron = find(objects, "CronJob", "sigmawatch-backup")
+    fields = cron["spec"]["schedule"].split()
+    assert fields[2:] == ["*", "*", "*"]  # once a day, at a fixed minute and hour
+    assert fields[0].isdigit()
+    assert fields[1].isdigit()
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    [backup] = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    inference = container(find(objects, "Deployment", "sigmawatch-inference"), "inference")
+    assert backup["image"] == inference["image"]
+    assert backup["args"] == ["backup", "--prune-older-than", "30d"]
+    assert backup["envFrom"] == inference["envFrom"]
+    shared = ("SIGMAWATCH_DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    for name in shared:
+        assert env_of(backup)[name] == env_of(inference)[name], name
+    policy = find(objects, "NetworkPolicy", "sigmawatch-backup")
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "sigmawatch-backup"
+    }

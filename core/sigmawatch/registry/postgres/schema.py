@@ -42,8 +42,9 @@ def available() -> list[Migration]:
     return found
 
 
-def migrate(conn: psycopg.Connection[Any]) -> list[int]:
-    """Apply pending migrations; returns the numbers applied now."""
+def migrate(conn: psycopg.Connection[Any], up_to: int | None = None) -> list[int]:
+    """Apply pending migrations (those numbered up to `up_to` only, when given: a
+    restore recreates a backup's schema); returns the numbers applied now."""
     applied_now: list[int] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
@@ -55,7 +56,7 @@ def migrate(conn: psycopg.Connection[Any]) -> list[int]:
         cursor = conn.cursor(row_factory=tuple_row)
         done = {row[0] for row in cursor.execute("SELECT number FROM schema_migrations")}
         for migration in available():
-            if migration.number in done:
+            if migration.number in done or (up_to is not None and migration.number > up_to):
                 continue
             with conn.transaction():
                 conn.execute(migration.sql.encode())

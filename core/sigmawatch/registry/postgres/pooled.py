@@ -88,14 +88,20 @@ class Pooled:
         return None if what in BULK else self.call_timeout_s
 
     @contextmanager
-    def _read(self, what: str) -> Iterator[Conn]:
-        deadline = self._deadline(what)
+    def _borrow(self, what: str, deadline: float | None) -> Iterator[Conn]:
+        """A pooled connection for one call: through the breaker, errors translated,
+        the connection wait and the call both within `deadline`."""
         with (
             self._guarded(),
             translated(what),
             self._pool.connection(timeout=deadline or POOL_WAIT_S) as conn,
             WATCHDOG.watch(conn, deadline),
         ):
+            yield conn
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Conn]:
+        with self._borrow(what, self._deadline(what)) as conn:
             yield conn
 
     @contextmanager
@@ -129,14 +135,7 @@ class Pooled:
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Conn]:
-        deadline = self._deadline(what)
-        with (
-            self._guarded(),
-            translated(what),
-            self._pool.connection(timeout=deadline or POOL_WAIT_S) as conn,
-            WATCHDOG.watch(conn, deadline),
-            conn.transaction(),
-        ):
+        with self._borrow(what, self._deadline(what)) as conn, conn.transaction():
             yield conn
 
     def open(self, *, timeout: float = 30.0) -> None:
@@ -154,12 +153,7 @@ class Pooled:
 
     def ping(self) -> None:
         """Through the breaker: after a cool-down the health check is its probe."""
-        with (
-            self._guarded(),
-            translated("ping"),
-            self._pool.connection(timeout=PING_TIMEOUT_S) as conn,
-            WATCHDOG.watch(conn, PING_TIMEOUT_S),
-        ):
+        with self._borrow("ping", PING_TIMEOUT_S) as conn:
             conn.execute("SELECT 1")
 
     def close(self) -> None:

@@ -186,6 +186,7 @@ class Services:
         self.metrics.warmup_models.set(loaded)
         self.metrics.observe_cache(self.cache.size, self.cache.nbytes)
         log.info("warm-up finished", extra={"models": loaded, "seconds": round(seconds, 3)})
+        self.startup_error = None  # before readiness: no one sees ready beside an old error
         self.ready.set()
         self.janitor = JanitorLoop(
             self.registry,

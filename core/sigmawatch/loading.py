@@ -18,6 +18,7 @@ from sigmawatch.arrays import BoolArray, FloatArray
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.artifacts.manifest import read_manifest
 from sigmawatch.detectors import FittedDetector, zscore_fallback
+from sigmawatch.drift import edges_of, expected_shares
 from sigmawatch.registry import VersionRecord
 from sigmawatch.sizes import deep_size
 
@@ -42,6 +43,9 @@ class LoadedModel:
     load_error: str | None = None
     # Bytes this model holds, estimated once when it is loaded; the cache bounds by it.
     nbytes: int = 0
+    # The training-quantile bins its scored values are counted in (sigmawatch.drift).
+    drift_edges: FloatArray | None = None
+    drift_shares: tuple[float, ...] | None = None
 
     def score(self, values: FloatArray) -> Scored:
         if self.detector is not None:
@@ -82,6 +86,7 @@ def load_model(record: VersionRecord, store: ArtifactStore) -> LoadedModel:
             "model failed to load, serving z-score fallback",
             extra={"series_id": record.series_id, "version": record.name, "error": error},
         )
+    edges = edges_of(record.stats)
     model = LoadedModel(
         series_id=record.series_id,
         version=record.version,
@@ -90,5 +95,7 @@ def load_model(record: VersionRecord, store: ArtifactStore) -> LoadedModel:
         fallback=_fallback_for(record),
         training_range=(record.training_start, record.training_end),
         load_error=error,
+        drift_edges=edges,
+        drift_shares=expected_shares(edges) if edges is not None else None,
     )
     return dataclasses.replace(model, nbytes=deep_size(model))

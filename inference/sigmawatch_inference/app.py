@@ -34,6 +34,7 @@ from sigmawatch_inference.routes import (
     access,
     feedback,
     health,
+    ml_health,
     plot,
     predict,
     rollouts,
@@ -113,7 +114,17 @@ def create_app(
     app.state.services = services
     routers = [
         module.build(services)
-        for module in (train, predict, versions, rollouts, feedback, access, plot, health)
+        for module in (
+            train,
+            predict,
+            versions,
+            rollouts,
+            feedback,
+            ml_health,
+            access,
+            plot,
+            health,
+        )
     ]
     for router in routers:
         app.include_router(router)

@@ -24,8 +24,10 @@ from datetime import datetime
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import PointerState, Registry
 from sigmawatch.registry.access_protocol import API_KEYS_CHANGE
+from sigmawatch_inference import ml_summary
 from sigmawatch_inference.cache import ModelCache
 from sigmawatch_inference.metrics import Metrics
+from sigmawatch_inference.period_buffer import PeriodBuffer
 from sigmawatch_inference.resident import ResidentTable
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.security.keys import KeyCache
@@ -75,6 +77,7 @@ class Background:
         self._threads: list[threading.Thread] = []
         self._watermark: datetime | None = None
         self._seen: dict[str, PointerState] = {}
+        self.periods = PeriodBuffer()  # OBS-2: hourly and daily periods, written less often
 
     def start(self) -> None:
         # Pointers changed before we listen are caught by the first refresh.
@@ -104,6 +107,7 @@ class Background:
         for flush in (
             self._flush_usage,
             self._flush_stats,
+            self._flush_periods,
             self._flush_tracks,
             self._flush_key_use,
         ):
@@ -161,11 +165,20 @@ class Background:
             Periodic(settings.usage_flush_interval_s, self._flush_usage),
             Periodic(settings.stats_flush_interval_s, self._flush_stats),
             Periodic(settings.stats_flush_interval_s, self._flush_tracks),
+            Periodic(settings.stats_period_flush_s, self._flush_periods),
             Periodic(settings.usage_flush_interval_s, self._flush_key_use),
             Periodic(settings.resident_reload_s, self.load_resident),
             Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_stats(settings.stats_keep_days)),
             Periodic(PRUNE_INTERVAL_S, lambda: self.registry.prune_audit(settings.audit_keep_days)),
+            Periodic(
+                PRUNE_INTERVAL_S,
+                lambda: self.registry.prune_health(
+                    settings.stats_hourly_keep_days, settings.stats_daily_keep_days
+                ),
+            ),
         ]
+        if settings.ml_summary_interval_s > 0:  # OBS-2 gauges: ml_summary.py
+            tasks.append(Periodic(settings.ml_summary_interval_s, self.summarise_ml))
         now = time.monotonic()
         for task in tasks:
             task.next_at = now + task.interval_s
@@ -180,6 +193,9 @@ class Background:
                 except Exception:
                     log.exception("housekeeping failed; retrying next interval")
             self.metrics.observe_cache(self.cache.size, self.cache.nbytes)
+
+    def summarise_ml(self) -> tuple[int, int]:
+        return ml_summary.summarise(self.registry, self.settings, self.metrics.ml)
 
     def refresh(self) -> int:
         """Drop series whose pointer changed since the last refresh; returns how many."""
@@ -247,6 +263,20 @@ class Background:
             dropped = self.stats.dropped
             self.stats.give_back(rows)
             self.metrics.stats_dropped.inc(self.stats.dropped - dropped)
+            return
+        self.periods.add(rows)  # after the write: rows given back come again
+
+    def _flush_periods(self) -> None:
+        rows = self.periods.take()
+        if not rows:
+            return
+        try:
+            self.registry.record_periods(rows)
+        except SigmawatchError:
+            log.warning("could not record hourly statistics; they will be retried")
+            dropped = self.periods.dropped
+            self.periods.give_back(rows)
+            self.metrics.stats_dropped.inc(self.periods.dropped - dropped)
 
     def _flush_tracks(self) -> None:
         rows = self.tracks.take()

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from sigmawatch_inference.metrics_ml import MlGauges, ScoreHistogram
+
 ENDPOINTS = ("single", "batch")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 TRAINING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -128,7 +130,8 @@ class Metrics:
         )
         self.model_load = Histogram(
             "sigmawatch_model_load_seconds",
-            "Time to load one model version from storage.",
+            "Time to load one model version from storage, by detector kind.",
+            ["kind"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -146,6 +149,14 @@ class Metrics:
         self.trainings = Counter(
             "sigmawatch_trainings", "Training requests by outcome.", ["outcome"], registry=r
         )
+        self.retrains = Counter(
+            "sigmawatch_retrains",
+            "Trainings through the API that created a version of a series that had one.",
+            registry=r,
+        )
+        self.scores = ScoreHistogram()
+        r.register(self.scores)
+        self.ml = MlGauges(r)
         self.training_duration = Histogram(
             "sigmawatch_training_duration_seconds",
             "Time to validate, fit, store and register one version.",

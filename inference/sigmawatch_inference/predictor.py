@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from sigmawatch.drift import bin_counts
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.spec import Strategy
@@ -194,7 +196,9 @@ class Predictor:
             flagged,
             fallback=scored.fallback,
             latency_ms=latency_ms,
+            **self._drift(model, request),
         )
+        self.metrics.scores.observe(scored.scores)
         if request.version is None and target is not PRODUCTION:  # routed by a rollout
             on_candidate = target.fallback is not None and model.version == target.version
             self.metrics.rollout_points.add("candidate" if on_candidate else "stable", points)
@@ -225,11 +229,29 @@ class Predictor:
         points = int(request.values.size)
         agreed = int(np.count_nonzero(scored.anomalies == answer.anomalies))
         flagged = int(np.count_nonzero(scored.anomalies))
-        self.stats.shadowed(model.series_id, model.version, points, flagged, agreed, latency_ms)
+        self.stats.shadowed(
+            model.series_id,
+            model.version,
+            points,
+            flagged,
+            agreed,
+            latency_ms,
+            **self._drift(model, request),
+        )
         self.metrics.rollout_points.add("shadow", points)
         self.metrics.shadow_comparisons.add("agreed", agreed)
         if points > agreed:
             self.metrics.shadow_comparisons.add("disagreed", points - agreed)
+
+    def _drift(self, model: LoadedModel, request: PointsRequest) -> dict[str, Any]:
+        """The request's values in the version's drift bins, and their training shares
+        when the buffer still needs them."""
+        if model.drift_edges is None:
+            return {}
+        shares = model.drift_shares
+        if shares is not None and not self.stats.wants_shares(model.series_id, model.version):
+            shares = None
+        return {"bins": bin_counts(request.values, model.drift_edges), "shares": shares}
 
     def _failed(self, request: PointsRequest, version: int | None) -> None:
         if version is not None:

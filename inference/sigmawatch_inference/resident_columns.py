@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.detectors import CENTRE_SCALE
+from sigmawatch.drift import N_BINS, N_EDGES
 from sigmawatch.registry import CentreScaleColumns
 
 KINDS = tuple(CENTRE_SCALE)
@@ -27,8 +28,8 @@ THRESHOLD, CENTRE, SCALE, START, END = range(5)
 # Columns of `Columns.counts`, kept between flushes (float64: exact to 2**53).
 POINTS, ANOMALIES, REQUESTS, LATENCY_MS = range(4)
 # Bytes a row costs besides its series id: 2 hashes, the parameters, version, kind,
-# id offset, and the counters.
-ROW_BYTES = 8 * 2 + 8 * 5 + 4 + 1 + 8 + 8 * 4
+# id offset, the counters, the drift bins' edges and their counts (sigmawatch.drift).
+ROW_BYTES = 8 * 2 + 8 * 5 + 4 + 1 + 8 + 8 * 4 + 8 * N_EDGES + 4 * N_BINS
 
 type Int32Array = npt.NDArray[np.int32]
 type Rows = IntArray  # row numbers into the table, -1 for "not resident"
@@ -46,6 +47,10 @@ class Columns:
     ids: bytes  # every series id, ASCII, back to back
     offsets: IntArray  # row i's id is ids[offsets[i]:offsets[i + 1]]
     counts: FloatArray  # n × 4: POINTS, ANOMALIES, REQUESTS, LATENCY_MS
+    # N_EDGES × n training quantiles, one array per quantile (a column per row: scoring
+    # gathers each quantile's row numbers contiguously); NaN for a row without drift bins.
+    edges: FloatArray
+    bins: npt.NDArray[np.int32]  # n × N_BINS scored values per bin, kept between flushes
 
     @property
     def size(self) -> int:
@@ -90,7 +95,7 @@ def build(chunks: Iterable[CentreScaleColumns], max_bytes: int) -> Columns:
 
     A row is left out unless its numbers score as its detector would: finite, and a
     positive scale (anything else is answered per item, with its fallback)."""
-    parts: list[tuple[list[str], npt.NDArray[Any]]] = []
+    parts: list[tuple[list[str], npt.NDArray[Any], FloatArray]] = []
     used = 0
     for chunk in chunks:
         numbers = np.array(
@@ -111,16 +116,21 @@ def build(chunks: Iterable[CentreScaleColumns], max_bytes: int) -> Columns:
         keep = good & (cost <= max_bytes)
         ids = chunk.series_ids
         kept = ids if keep.all() else [ids[i] for i in np.flatnonzero(keep).tolist()]
-        parts.append((kept, numbers[:, keep]))
+        quantiles = chunk.quantiles
+        if quantiles is None:
+            quantiles = np.full((len(ids), N_EDGES), np.nan)
+        parts.append((kept, numbers[:, keep], quantiles[keep]))
         if cost.size and cost[-1] > max_bytes:
             break
         used = int(cost[-1]) if cost.size else used
-    ids = list(chain.from_iterable(part for part, _ in parts))
-    numbers = np.concatenate([n for _, n in parts], axis=1) if parts else np.zeros((7, 0))
+    ids = list(chain.from_iterable(part for part, _, _ in parts))
+    numbers = np.concatenate([n for _, n, _ in parts], axis=1) if parts else np.zeros((7, 0))
+    edges = np.concatenate([q for _, _, q in parts]) if parts else np.zeros((0, N_EDGES))
     n = len(ids)
     h1 = np.fromiter(map(hash, ids), np.int64, n)
     order = np.argsort(h1, kind="stable")
     h1, numbers = h1[order], numbers[:, order]
+    edges = np.ascontiguousarray(usable_edges(edges[order]).T)
     ids = list(map(ids.__getitem__, order.tolist()))
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.fromiter(map(len, ids), np.int64, n), out=offsets[1:])  # ids are ASCII
@@ -136,7 +146,17 @@ def build(chunks: Iterable[CentreScaleColumns], max_bytes: int) -> Columns:
         ids="".join(ids).encode(),
         offsets=offsets,
         counts=np.zeros((n, 4)),
+        edges=edges,
+        bins=np.zeros((n, N_BINS), np.int32),
     )
+
+
+def usable_edges(edges: FloatArray) -> FloatArray:
+    """Rows of finite, non-decreasing quantiles; any other row becomes NaN (no bins)."""
+    edges = np.array(edges, dtype=np.float64, copy=True)
+    bad = ~np.isfinite(edges).all(axis=1) | (np.diff(edges, axis=1) < 0).any(axis=1)
+    edges[bad] = np.nan
+    return edges
 
 
 EMPTY = build([], 0)
@@ -148,4 +168,5 @@ def rewrite(c: Columns, row: int, new: Columns, at: int) -> None:
         c.version[row] = 0
         return
     c.params[row] = new.params[at]
+    c.edges[:, row] = new.edges[:, at]
     c.version[row], c.kind[row] = new.version[at], new.kind[at]

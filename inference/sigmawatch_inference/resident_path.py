@@ -150,9 +150,23 @@ class ResidentPath:
         answered = np.flatnonzero(ok)
         if answered.size:
             ms = (time.perf_counter() - started) * 1000.0 / rows.size
-            self.table.count(rows[answered], counts[answered], n_anomalies[answered], ms)
+            drift = self._drift_bins(rows, counts, values, ok, scores)
+            self.table.count(rows[answered], counts[answered], n_anomalies[answered], ms, drift)
             self.metrics.resident_answers.inc(int(answered.size))
         return scored
+
+    def _drift_bins(
+        self, rows: Rows, counts: IntArray, values: FloatArray, ok: BoolArray, scores: FloatArray
+    ) -> tuple[Rows, IntArray]:
+        """Each answered point's row and drift bin (sigmawatch.drift), in one pass; the
+        answered scores go to the score histogram on the way."""
+        single = counts.size == values.size
+        point_rows = rows if single else np.repeat(rows, counts)
+        if not ok.all():
+            point_ok = ok if single else np.repeat(ok, counts)
+            point_rows, values, scores = point_rows[point_ok], values[point_ok], scores[point_ok]
+        self.metrics.scores.observe(scores)
+        return point_rows, self.table.bin_points(point_rows, values)
 
     def warnings(self, scored: Scored, item: int, timestamps: IntArray) -> list[dict[str, Any]]:
         if not scored.warned[item]:
@@ -188,8 +202,9 @@ class ResidentPath:
         if not math.isfinite(score):
             return None
         anomaly = score > threshold
-        self.table.count_one(row, anomaly, (time.perf_counter() - started) * 1000.0)
+        self.table.count_one(row, anomaly, (time.perf_counter() - started) * 1000.0, value)
         self.metrics.resident_answers.inc()
+        self.metrics.scores.observe_one(score)
         return Prediction(
             series_id=request.series_id,
             version=version,

@@ -65,7 +65,7 @@ class ModelResolver:
             return model
         started = time.perf_counter()
         model = load_model(record, self.store)
-        self.load_seconds.observe(time.perf_counter() - started)
+        self.load_seconds.labels(record.detector.kind).observe(time.perf_counter() - started)
         self.cache.put(model, token=token, ttl_s=FALLBACK_TTL_S if model.load_error else None)
         return model
 

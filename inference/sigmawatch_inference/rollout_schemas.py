@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sigmawatch_inference.health_schemas import DriftModel, PeriodModel
 from sigmawatch_inference.schemas import Timestamp
 
 # Rollout specs refuse fields they do not know (sigmawatch.rollouts.spec).
@@ -178,3 +179,9 @@ class VersionStats(BaseModel):
     latency_ms: dict[str, Any]
     shadow: dict[str, Any]
     labels: dict[str, Any]
+    hourly: list[PeriodModel] = Field(description="Hours overlapping the window (OBS-2).")
+    daily: list[PeriodModel] = Field(description="UTC days overlapping the window.")
+    drift: DriftModel = Field(
+        description="Live values against the training distribution over the hourly periods "
+        "(the daily ones for windows of a day or more)."
+    )

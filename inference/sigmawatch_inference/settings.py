@@ -72,6 +72,44 @@ class ServiceSettings(TrainingSettings, AccessSettings):
     stats_keep_days: int = Field(
         default=7, ge=1, description="Stored per-version statistics are pruned after this."
     )
+    stats_period_flush_s: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="OBS-2: how often a pod adds its counts to the hourly and daily periods; "
+        "a killed pod loses at most this much of them.",
+    )
+    stats_hourly_keep_days: int = Field(
+        default=35, ge=1, description="OBS-2: hourly periods per (series, version) kept this long."
+    )
+    stats_daily_keep_days: int = Field(
+        default=400, ge=1, description="OBS-2: daily periods per (series, version) kept this long."
+    )
+    anomaly_rate_threshold: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="OBS-2/OBS-4: a series whose anomaly rate over the last hour is at least "
+        "this counts in sigmawatch_series_anomaly_rate_high.",
+    )
+    drift_kl_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        description="OBS-2: a version whose live values of today and yesterday (UTC) diverge "
+        "from its training distribution by at least this (KL, nats) counts in "
+        "sigmawatch_series_drifting.",
+    )
+    ml_min_points: int = Field(
+        default=100,
+        ge=1,
+        description="Points a (series, version) needs in the window to count in either gauge.",
+    )
+    ml_summary_interval_s: float = Field(
+        default=60,
+        ge=0,
+        description="How often the anomaly-rate and drift gauges are computed from the "
+        "registry; 0 turns it off.",
+    )
     janitor_interval_s: float = Field(
         default=21_600,
         ge=0,

@@ -5,6 +5,11 @@ time bucket); the background flush hands the rows to the registry, which
 adds them to what other pods wrote. A pod killed between flushes loses at
 most one flush interval of counts. Counts never go to Prometheus by
 series: they would be 100k+ time series.
+
+Each row also counts its scored values into the version's training-quantile
+bins (sigmawatch.drift); the bins' training shares ride along with the first
+row of each (series, version) this process hands over, for the registry's
+drift reference.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sigmawatch.arrays import IntArray
+from sigmawatch.drift import N_BINS
 from sigmawatch.registry.rollout_records import StatsRow, TrackRow
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 
@@ -22,6 +29,10 @@ from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 MAX_PENDING_ROWS = 200_000
 
 type Key = tuple[str, int, int]  # series, version, bucket index
+type Shares = tuple[float, ...]
+# Counts from the resident table: series, version, points, anomalies, requests, latency
+# bucket of the requests, drift bins (or None), the bins' training shares (or None).
+type ResidentCounts = tuple[str, int, int, int, int, int, list[int] | None, Shares | None]
 
 
 @dataclass(slots=True)
@@ -33,6 +44,15 @@ class _Counts:
     compared: int = 0
     agreed: int = 0
     latency: list[int] = field(default_factory=lambda: [0] * N_LATENCY)
+    bins: list[int] = field(default_factory=lambda: [0] * N_BINS)
+    shares: Shares | None = None
+
+    def add_bins(self, bins: IntArray | list[int] | None, shares: Shares | None) -> None:
+        if bins is not None:
+            for index, n in enumerate(bins):
+                self.bins[index] += int(n)
+        if shares is not None:
+            self.shares = shares
 
     def add(self, other: _Counts) -> None:
         self.predictions += other.predictions
@@ -43,6 +63,7 @@ class _Counts:
         self.agreed += other.agreed
         for index, n in enumerate(other.latency):
             self.latency[index] += n
+        self.add_bins(other.bins, other.shares)
 
 
 class StatsBuffer:
@@ -51,6 +72,12 @@ class StatsBuffer:
         self._rows: dict[Key, _Counts] = {}
         self._lock = threading.Lock()
         self.dropped = 0
+        # (series, version) whose training shares were handed over already.
+        self._shares_sent: set[tuple[str, int]] = set()
+
+    def wants_shares(self, series_id: str, version: int) -> bool:
+        """Whether the next row of this version should carry its training shares."""
+        return (series_id, version) not in self._shares_sent
 
     def _row(self, series_id: str, version: int, bucket: int | None = None) -> _Counts:
         """The row of (series, version) in `bucket`, the current one by default."""
@@ -71,6 +98,8 @@ class StatsBuffer:
         *,
         fallback: bool,
         latency_ms: float,
+        bins: IntArray | None = None,
+        shares: Shares | None = None,
     ) -> None:
         with self._lock:
             row = self._row(series_id, version)
@@ -78,16 +107,17 @@ class StatsBuffer:
             row.anomalies += anomalies
             row.fallbacks += points if fallback else 0
             row.latency[latency_bucket(latency_ms)] += 1
+            row.add_bins(bins, shares)
 
-    def add_counts(self, bucket: int, rows: Iterable[tuple[str, int, int, int, int, int]]) -> None:
-        """Counts gathered elsewhere (the resident table) for time bucket `bucket`: per
-        (series, version, points, anomalies, requests, latency bucket of the requests)."""
+    def add_counts(self, bucket: int, rows: Iterable[ResidentCounts]) -> None:
+        """Counts gathered elsewhere (the resident table) for time bucket `bucket`."""
         with self._lock:
-            for series_id, version, points, anomalies, requests, latency in rows:
+            for series_id, version, points, anomalies, requests, latency, bins, shares in rows:
                 row = self._row(series_id, version, bucket)
                 row.predictions += points
                 row.anomalies += anomalies
                 row.latency[latency] += requests
+                row.add_bins(bins, shares)
 
     def shadowed(
         self,
@@ -97,6 +127,8 @@ class StatsBuffer:
         anomalies: int,
         agreed: int,
         latency_ms: float,
+        bins: IntArray | None = None,
+        shares: Shares | None = None,
     ) -> None:
         """A candidate scored beside the answer: its own counts and its agreement."""
         with self._lock:
@@ -106,6 +138,7 @@ class StatsBuffer:
             row.compared += points
             row.agreed += agreed
             row.latency[latency_bucket(latency_ms)] += 1
+            row.add_bins(bins, shares)
 
     def failed(self, series_id: str, version: int, points: int) -> None:
         """The version could not answer at all (its model did not load)."""
@@ -115,6 +148,7 @@ class StatsBuffer:
     def take(self) -> list[StatsRow]:
         with self._lock:
             rows, self._rows = self._rows, {}
+            self._shares_sent.update((k[0], k[1]) for k, c in rows.items() if c.shares)
         return [
             StatsRow(
                 series_id=series_id,
@@ -128,6 +162,8 @@ class StatsBuffer:
                 latency=tuple(c.latency),
                 shadow_compared=c.compared,
                 shadow_agreed=c.agreed,
+                drift_bins=tuple(c.bins),
+                training_shares=c.shares,
             )
             for (series_id, version, bucket), c in rows.items()
         ]
@@ -138,6 +174,8 @@ class StatsBuffer:
             for row in rows:
                 if len(self._rows) >= MAX_PENDING_ROWS:
                     self.dropped += 1
+                    if row.training_shares:  # the next row must carry them again
+                        self._shares_sent.discard((row.series_id, row.version))
                     continue
                 key = (row.series_id, row.version, int(row.bucket.timestamp()) // self.bucket_s)
                 counts = _Counts(
@@ -148,6 +186,8 @@ class StatsBuffer:
                     row.shadow_compared,
                     row.shadow_agreed,
                     list(row.latency),
+                    list(row.drift_bins),
+                    row.training_shares,
                 )
                 self._rows.setdefault(key, _Counts()).add(counts)
 

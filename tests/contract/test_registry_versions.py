@@ -217,13 +217,16 @@ def test_production_states_give_each_fitted_detector_most_used_first(
     rows = [row for c in chunks for row in zip(*astuple(c), strict=True)]
     assert [row[:3] for row in rows] == [("st2", 1, 0), ("st1", 1, 1), ("st0", 2, 0)]
     manifest = read_manifest(file_store, newer.record.artifact_prefix, newer.record.manifest_sha256)
-    assert rows[2][3:] == (
+    assert rows[2][3:8] == (
         3.0,
         manifest["state"]["mean"],
         manifest["state"]["std"],
         newer.record.training_start,
         newer.record.training_end,
     )
+    # OBS-2: the training quantiles, the edges of the version's drift bins.
+    stats = newer.record.stats
+    assert rows[2][8].tolist() == [stats[f"p{q}"] for q in (1, 5, 25, 50, 75, 95, 99)]
     assert any_registry.get_version("st0", 2).state == manifest["state"]
     only = any_registry.centre_scale_states(asked[1:], 10, series_ids=["st0", "st1"])
     assert [s for c in only for s in c.series_ids] == ["st1"]

@@ -27,6 +27,7 @@ MONITORING = ROOT / "manifests" / "monitoring"
 RULE_FILE = "sigmawatch-rules.yaml"  # the name the unit tests' rule_files expects
 SOURCES = (
     ROOT / "inference" / "sigmawatch_inference" / "metrics.py",
+    ROOT / "inference" / "sigmawatch_inference" / "metrics_ml.py",
     ROOT / "operator" / "sigmawatch_operator" / "metrics.py",
 )
 # Metrics of kube-state-metrics and cAdvisor, which the pod-level alerts use.
@@ -110,8 +111,23 @@ def test_every_obs4_alert_is_there_with_its_severity() -> None:
         "SigmawatchErrorRateHigh": "warning",
         "SigmawatchModelCacheMissRateHigh": "warning",
         "SigmawatchAnomalyRateHigh": "warning",
+        "SigmawatchFleetAnomalyRateHigh": "warning",
+        "SigmawatchModelDrift": "warning",
+        "SigmawatchRolloutRolledBack": "warning",
+        "SigmawatchRolloutStuck": "warning",
         "SigmawatchModelFallbackRateHigh": "info",
         "SigmawatchPodMemoryHigh": "info",
         "SigmawatchInferenceDeployCompleted": "info",
     }
     assert expected.items() <= severities.items()
+
+
+def test_every_alert_has_a_promtool_case_that_fires() -> None:
+    """OBS-4: each rule is exercised; a case expecting no alert alone does not count."""
+    alerts = {rule["alert"] for group in rules()["groups"] for rule in group["rules"]}
+    fired: set[str] = set()
+    for path in (MONITORING / "tests").glob("*.test.yaml"):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            fired |= {t["alertname"] for t in case.get("alert_rule_test", []) if t["exp_alerts"]}
+    assert alerts - fired == set(), f"alerts without a firing promtool case: {alerts - fired}"
+    assert fired <= alerts

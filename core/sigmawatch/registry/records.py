@@ -102,6 +102,9 @@ class CentreScaleColumns:
     scales: npt.NDArray[np.float64]
     training_starts: npt.NDArray[np.int64]
     training_ends: npt.NDArray[np.int64]
+    # n × 7 training quantiles (stats.QUANTILES), NaN where a version stored none:
+    # the edges of its drift bins (sigmawatch.drift).
+    quantiles: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True, slots=True)

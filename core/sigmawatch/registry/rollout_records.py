@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.drift import EMPTY_BINS
 from sigmawatch.rollouts.policy import ACTIVE, RolloutState
 from sigmawatch.rollouts.spec import RolloutSpec, Strategy
 from sigmawatch.rollouts.window import N_LATENCY
@@ -193,6 +194,10 @@ class StatsRow:
     shadow_compared: int = 0
     shadow_agreed: int = 0
     bucket_end: datetime | None = None
+    # Scored values per training-quantile bin (sigmawatch.drift), and those bins'
+    # training shares when the pod knew them (they come from the version's stats).
+    drift_bins: tuple[int, ...] = EMPTY_BINS
+    training_shares: tuple[float, ...] | None = None
 
     @property
     def ends(self) -> datetime:

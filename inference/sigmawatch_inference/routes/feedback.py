@@ -138,6 +138,7 @@ def build(services: Services) -> APIRouter:
                 "since": start.isoformat(),
                 "until": end.isoformat(),
                 **counts.to_dict(),
+                **registry.version_health(series_id, number, start, end).to_dict(),
             }
 
         return OrjsonResponse(await to_thread.run_sync(run))

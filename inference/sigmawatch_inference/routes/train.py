@@ -91,6 +91,8 @@ def build(services: Services) -> APIRouter:
             metrics.trainings.labels("rejected").inc()
             raise
         metrics.trainings.labels("created" if result.created else "existing").inc()
+        if result.created and result.record.version > 1:
+            metrics.retrains.inc()
         if limits is not None and result.created:
             await limits.count_training(client, series_id)
         if result.created:

@@ -61,6 +61,8 @@ RULES = tuple(
         Rule("GET", f"{SERIES}/versions/{{version}}", VIEWER),
         Rule("GET", f"{SERIES}/versions/{{version}}/stats", VIEWER),
         Rule("GET", "/v1/models", VIEWER),
+        Rule("GET", "/v1/anomaly-rates", VIEWER),
+        Rule("GET", "/v1/drift", VIEWER),
         Rule("GET", f"{SERIES}/rollout", VIEWER),
         Rule("GET", "/v1/rollouts", VIEWER),
         Rule("GET", "/v1/rollouts/{rollout}", VIEWER),

@@ -8,7 +8,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Concatenate
 
@@ -17,6 +17,7 @@ from sigmawatch.audit import AuditEntry, AuditRecord
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.errors import model_not_found, registry_unavailable, version_not_found
+from sigmawatch.registry.health_records import PeriodCounts
 from sigmawatch.registry.records import SeriesRecord, VersionRecord
 from sigmawatch.registry.rollout_records import (
     RolloutMember,
@@ -87,6 +88,9 @@ class MemoryState:
         self.stats: dict[tuple[str, int, datetime], StatsRow] = {}
         self.tracks: dict[tuple[str, datetime], TrackRow] = {}
         self.labels: dict[str, dict[int, tuple[float, bool, datetime]]] = {}
+        # Hourly and daily periods, drift references (memory/health.py).
+        self.periods: dict[tuple[timedelta, str, int, datetime], PeriodCounts] = {}
+        self.drift_references: dict[tuple[str, int], tuple[float, ...]] = {}
         # API keys by hash and the audit log (memory/access.py).
         self.api_keys: dict[str, ApiKeyRecord] = {}
         self.audit_log: list[AuditRecord] = []

@@ -10,6 +10,7 @@ import numpy as np
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.memory.base import atomic
+from sigmawatch.registry.memory.health import Health
 from sigmawatch.registry.memory.tracking import Tracking
 from sigmawatch.registry.rollout_records import Feedback, StatsRow, TrackRow
 from sigmawatch.rollouts.window import VersionWindow
@@ -27,7 +28,7 @@ def _window(row: StatsRow) -> VersionWindow:
     )
 
 
-class StatsAndLabels(Tracking):
+class StatsAndLabels(Health, Tracking):
     @atomic
     def record_stats(self, rows: Sequence[StatsRow]) -> None:
         for row in rows:

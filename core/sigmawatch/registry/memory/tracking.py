@@ -21,6 +21,7 @@ from sigmawatch.registry.records import (
     VersionRecord,
     summarize_run,
 )
+from sigmawatch.stats import QUANTILES
 
 REFRESH_OVERLAP = timedelta(seconds=60)
 
@@ -76,15 +77,18 @@ class Tracking(MemoryState):
                     r.state[scale],
                     r.training_start,
                     r.training_end,
+                    [float(r.stats.get(f"p{q}", math.nan)) for q in QUANTILES],
                 )
             )
         rows = rows[:limit]
         dtypes = (np.int32, np.int32, np.float64, np.float64, np.float64, np.int64, np.int64)
         for start in range(0, len(rows), chunk):
-            ids, *numbers = zip(*rows[start : start + chunk], strict=True)
-            yield CentreScaleColumns(
-                list(ids), *(np.array(c, dtype) for c, dtype in zip(numbers, dtypes, strict=True))
+            ids, *numbers, quantiles = zip(*rows[start : start + chunk], strict=True)
+            v, k, t, c, s, begin, end = (
+                np.array(c, dtype) for c, dtype in zip(numbers, dtypes, strict=True)
             )
+            edges = np.array(quantiles, np.float64).reshape(-1, len(QUANTILES))
+            yield CentreScaleColumns(list(ids), v, k, t, c, s, begin, end, edges)
 
     @atomic
     def clock(self) -> datetime:

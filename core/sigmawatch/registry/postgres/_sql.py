@@ -78,6 +78,13 @@ CENTRE_SCALE_STATES = """
                (v.detector_params ->> 'threshold')::float8 AS threshold,
                (v.state ->> k.centre)::float8 AS centre, (v.state ->> k.scale)::float8 AS scale,
                v.training_start, v.training_end,
+               float8send(coalesce((v.stats -> 'p1')::float8, 'NaN'))
+                 || float8send(coalesce((v.stats -> 'p5')::float8, 'NaN'))
+                 || float8send(coalesce((v.stats -> 'p25')::float8, 'NaN'))
+                 || float8send(coalesce((v.stats -> 'p50')::float8, 'NaN'))
+                 || float8send(coalesce((v.stats -> 'p75')::float8, 'NaN'))
+                 || float8send(coalesce((v.stats -> 'p95')::float8, 'NaN'))
+                 || float8send(coalesce((v.stats -> 'p99')::float8, 'NaN')) AS quantiles,
                row_number() OVER (ORDER BY s.usage_rank DESC NULLS LAST, s.series_id) AS n
         FROM series s
         JOIN model_versions v ON v.series_id = s.series_id AND v.version = s.production_version
@@ -92,7 +99,8 @@ CENTRE_SCALE_STATES = """
            string_agg(float8send(centre), '' ORDER BY n),
            string_agg(float8send(scale), '' ORDER BY n),
            string_agg(int8send(training_start), '' ORDER BY n),
-           string_agg(int8send(training_end), '' ORDER BY n)
+           string_agg(int8send(training_end), '' ORDER BY n),
+           string_agg(quantiles, '' ORDER BY n)
     FROM picked WHERE n <= %(limit)s GROUP BY (n - 1) / %(chunk)s ORDER BY (n - 1) / %(chunk)s
 """
 # The row estimate of the jsonb tests above is ~0, so without this the planner looks up

@@ -40,6 +40,9 @@ BULK = frozenset(
         "touch_api_keys",
         "prune_results",
         "prune_stats",
+        "count_over",
+        "prune_health",
+        "record_periods",
         "prune_audit",
     }
 )

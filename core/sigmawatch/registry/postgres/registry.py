@@ -25,6 +25,7 @@ from sigmawatch.registry.postgres import (
     versions,
 )
 from sigmawatch.registry.postgres.access_methods import AccessMethods
+from sigmawatch.registry.postgres.health_methods import HealthMethods
 from sigmawatch.registry.postgres.rollout_methods import RolloutMethods
 from sigmawatch.registry.protocol import ChangeFeed
 from sigmawatch.registry.records import (
@@ -40,7 +41,7 @@ from sigmawatch.registry.records import (
 )
 
 
-class PostgresRegistry(RolloutMethods, AccessMethods):
+class PostgresRegistry(HealthMethods, RolloutMethods, AccessMethods):
     # -- versions ---------------------------------------------------------------------
 
     def register(self, new: NewVersion, *, promote: bool) -> Registration:

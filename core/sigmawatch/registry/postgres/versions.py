@@ -8,6 +8,7 @@ import numpy as np
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
+from sigmawatch.drift import N_EDGES
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.errors import model_not_found, version_not_found
 from sigmawatch.registry.pointer import may_promote
@@ -144,11 +145,12 @@ def centre_scale_states(
         with cursor:
             cursor.itersize = 1
             cursor.execute(_sql.CENTRE_SCALE_STATES, params)
-            for ids, *numbers in cursor:
-                yield CentreScaleColumns(
-                    ids.split(","),
-                    *(np.frombuffer(b, dtype) for b, dtype in zip(numbers, _SENT, strict=True)),
+            for ids, *numbers, quantiles in cursor:
+                v, k, t, c, s, start, end = (
+                    np.frombuffer(b, dtype) for b, dtype in zip(numbers, _SENT, strict=True)
                 )
+                edges = np.frombuffer(quantiles, ">f8").reshape(-1, N_EDGES)
+                yield CentreScaleColumns(ids.split(","), v, k, t, c, s, start, end, edges)
 
 
 # The big-endian send forms of CENTRE_SCALE_STATES' columns after the ids.

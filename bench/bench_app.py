@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     settings = load_settings(ServiceSettings, host="127.0.0.1", port=args.port, access_log=False)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-inference")
     # The options of sigmawatch_inference.cli.serve (one worker), access log off.
     uvicorn.run(create_bench_app(), **uvicorn_options(settings))
 

@@ -7,15 +7,23 @@ without its entry. Who did it is not passed to each call: every entry point
 (an HTTP request, a CLI command, an operator handler, a training Job) says
 once who acts with `acting_as`, and the entries written inside take it from
 there (docs/decisions/0013).
+
+The actor also carries the correlation id (OBS-3): the one name of a
+retrain or a rollout across every process that works on it. The operator
+makes it, the training Job gets it in its environment, and the registry
+stores it on the audit entries, training results and rollouts it writes;
+the JSON logs print it on every line written while it acts.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from hashlib import sha256
 from typing import Any
 
 
@@ -29,6 +37,7 @@ class Actor:
     client: str | None = None  # the caller's address
     request_id: str | None = None
     trace_id: str | None = None
+    correlation_id: str | None = None
 
 
 UNKNOWN = Actor("unknown")
@@ -46,6 +55,27 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
 
 def current_actor() -> Actor:
     return _current.get()
+
+
+@contextmanager
+def correlated(correlation_id: str | None) -> Iterator[Actor]:
+    """Act as the current actor within the operation `correlation_id` names (None: as is)."""
+    actor = current_actor()
+    if correlation_id is None or correlation_id == actor.correlation_id:
+        yield actor
+        return
+    with acting_as(replace(actor, correlation_id=correlation_id)) as changed:
+        yield changed
+
+
+def operation_id() -> str:
+    """The correlation id of what the current actor does now; a new one when it has none."""
+    return current_actor().correlation_id or secrets.token_hex(8)
+
+
+def correlation_for(*parts: str) -> str:
+    """A correlation id every replica derives alike from the same names (16 hex digits)."""
+    return sha256("/".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +106,7 @@ class AuditRecord:
     request_id: str | None
     trace_id: str | None
     client: str | None
+    correlation_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +121,7 @@ class AuditRecord:
             "request_id": self.request_id,
             "trace_id": self.trace_id,
             "client": self.client,
+            "correlation_id": self.correlation_id,
         }
 
 
@@ -100,6 +132,7 @@ class AuditQuery:
     actor: str | None = None
     action: str | None = None  # exact, or a prefix ending in "." (rollout.)
     series_id: str | None = None
+    correlation_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     before: int | None = None
@@ -122,6 +155,7 @@ def matches(record: AuditRecord, query: AuditQuery) -> bool:
             or (action.endswith(".") and record.action.startswith(action))
         )
         and (query.series_id is None or record.series_id == query.series_id)
+        and (query.correlation_id is None or record.correlation_id == query.correlation_id)
         and (query.since is None or record.at >= query.since)
         and (query.until is None or record.at < query.until)
         and (query.before is None or record.id < query.before)

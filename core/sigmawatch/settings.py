@@ -98,6 +98,13 @@ class StorageSettings(BaseSettings):
         description="AV-2: how long an open breaker fails calls fast before a probe may close it.",
     )
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+    log_debug_sample: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="OBS-3: share of traces (or operations) whose DEBUG lines are kept, "
+        "decided alike in every process; 1 keeps every line.",
+    )
 
     def breaker_policy(self) -> BreakerPolicy:
         return BreakerPolicy(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from sigmawatch.audit import correlation_for
 from sigmawatch.detectors import DEFAULT_KIND, DetectorSpec
 
 GROUP = "sigmawatch.dev"
@@ -29,6 +30,9 @@ ENV_SERIES = "SIGMAWATCH_JOB_SERIES"
 ENV_INDEX = "JOB_COMPLETION_INDEX"
 # Who the audit log names for a Job's trainings (SEC-4): job/<namespace>/<run id>.
 ENV_ACTOR = "SIGMAWATCH_AUDIT_ACTOR"
+# The run's correlation id (OBS-3): on the operator's lines about the run, every line
+# the Job logs, its training results and its audit entries.
+ENV_CORRELATION = "SIGMAWATCH_CORRELATION_ID"
 
 
 class Exit(IntEnum):
@@ -125,8 +129,16 @@ def to_args(run: FleetRun) -> list[str]:
     return args
 
 
+def run_correlation(namespace: str, run_id: str) -> str:
+    """A run's correlation id: the same on every operator replica that sees the run."""
+    return correlation_for("train", namespace, run_id)
+
+
 def env(run: FleetRun, namespace: str) -> dict[str, str]:
-    found = {ENV_ACTOR: f"job/{namespace}/{run.run_id}"}
+    found = {
+        ENV_ACTOR: f"job/{namespace}/{run.run_id}",
+        ENV_CORRELATION: run_correlation(namespace, run.run_id),
+    }
     return found | ({ENV_SERIES: ",".join(run.series)} if run.series else {})
 
 

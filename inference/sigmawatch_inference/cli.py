@@ -69,7 +69,7 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
     settings = load_settings(ServiceSettings, **overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-inference")
     refusal = exposure_refusal(settings.host, settings)  # SEC-3: secure by default
     if refusal:
         raise ConfigError(refusal)
@@ -107,7 +107,7 @@ def _registry(settings: StorageSettings) -> Iterator[Registry]:
 
 def train(args: argparse.Namespace) -> int:
     settings = load_settings(TrainingSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-training")
     timestamps, values = read_training_file(Path(args.file))
     detector = training_job.detector_from_args(args)
     with _registry(settings) as registry:
@@ -136,7 +136,7 @@ def train_fleet(args: argparse.Namespace) -> int:
     """Train this pod's shard of a model's series and record each outcome."""
     run = training_job.from_args(args, os.environ)
     settings = load_settings(TrainingSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-training")
     with _registry(settings) as registry:
         outcome = run_shard(
             run, registry=registry, store=store_for(settings), settings=settings, environ=os.environ
@@ -147,7 +147,7 @@ def train_fleet(args: argparse.Namespace) -> int:
 
 def rollout(args: argparse.Namespace) -> int:
     settings = load_settings(StorageSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-cli")
     with _registry(settings) as registry:
         _print_json(cli_rollouts.rollout(args, registry))
     return Exit.OK
@@ -155,7 +155,7 @@ def rollout(args: argparse.Namespace) -> int:
 
 def apikeys(args: argparse.Namespace) -> int:
     settings = load_settings(StorageSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-cli")
     with _registry(settings) as registry:
         _print_json(cli_apikeys.apikeys(args, registry))
     return Exit.OK
@@ -163,7 +163,7 @@ def apikeys(args: argparse.Namespace) -> int:
 
 def janitor(args: argparse.Namespace) -> int:
     settings = load_settings(StorageSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-cli")
     with _registry(settings) as registry:
         _print_json(cli_janitor.janitor(args, registry, settings))
     return Exit.OK
@@ -231,15 +231,17 @@ def parser() -> argparse.ArgumentParser:
 
 def actor(environ: Mapping[str, str]) -> Actor:
     """Who the audit log names for this command's changes: a training Job names itself
-    (`SIGMAWATCH_AUDIT_ACTOR`, set by the operator), anyone else is `cli/<user>`."""
+    (`SIGMAWATCH_AUDIT_ACTOR`, set by the operator), anyone else is `cli/<user>`. The
+    command acts within the operation `SIGMAWATCH_CORRELATION_ID` names, if set."""
+    correlation = environ.get(training_job.ENV_CORRELATION, "")[:128] or None
     named = environ.get(training_job.ENV_ACTOR)
     if named:
-        return Actor(named[:200])
+        return Actor(named[:200], correlation_id=correlation)
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # a container user without a passwd entry
         user = str(os.getuid())
-    return Actor(f"cli/{user}")
+    return Actor(f"cli/{user}", correlation_id=correlation)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

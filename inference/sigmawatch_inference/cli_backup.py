@@ -79,7 +79,7 @@ def _age(text: str) -> float:
 
 def backup(args: argparse.Namespace, printer: Any) -> int:
     settings = load_settings(StorageSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-cli")
     backups, artifacts = _stores(args, settings)
     if args.list:
         printer({"backups": [b.to_dict() for b in list_backups(backups, unfinished=True)]})
@@ -95,7 +95,7 @@ def backup(args: argparse.Namespace, printer: Any) -> int:
 
 def restore(args: argparse.Namespace, printer: Any) -> int:
     settings = load_settings(StorageSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-cli")
     backups, artifacts = _stores(args, settings)
     backup_id = args.backup_id
     if backup_id == LATEST:

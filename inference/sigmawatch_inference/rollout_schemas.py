@@ -141,6 +141,9 @@ class RolloutModel(BaseModel):
     updated_at: str
     finished_at: str | None
     revision: int
+    correlation_id: str | None = Field(
+        description="The operation that started it: its audit entries and logs carry it"
+    )
     transitions: list[TransitionModel] | None = None
 
 

@@ -40,7 +40,7 @@ def main() -> None:
     except ConfigError as exc:
         print(f"sigmawatch-operator: {exc}", file=sys.stderr)
         raise SystemExit(Exit.INVALID) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings, "sigmawatch-operator")
     logging.getLogger("kopf").setLevel(max(logging.getLogger().level, logging.INFO))
     load_config()
     handlers = kopf.OperatorRegistry()

@@ -13,12 +13,14 @@ import logging
 from dataclasses import dataclass
 
 from sigmawatch.artifacts import ArtifactStore
+from sigmawatch.audit import correlated, current_actor
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.fleet import write_shard_lists
 from sigmawatch.lifecycle import apply_retention
 from sigmawatch.registry import Registry
 from sigmawatch.settings import StorageSettings
 from sigmawatch.sources import Source, dataset_source, uri_source
+from sigmawatch.training_job import run_correlation
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.decide import Pin, Plan, Retain, StartRun
 from sigmawatch_operator.job_client import JobClient, JobRejectedError
@@ -42,6 +44,7 @@ class Started:
     shards: int
     adopted: bool  # the Job existed already (another replica, or an earlier attempt)
     size: RunSize | None = None
+    correlation_id: str | None = None  # the Job's SIGMAWATCH_CORRELATION_ID (OBS-3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,18 @@ class Executor:
         if listed is not None and size.shards > 1:  # each index reads its share (issue 10)
             lists = shard_lists_prefix(start.name)
             write_shard_lists(self.store, lists, listed, size.shards)
+        with correlated(run_correlation(observed.model.namespace, start.name)):
+            return self._create(observed, spec, start, count, size, lists)
+
+    def _create(
+        self,
+        observed: Observed,
+        spec: ModelSpec,
+        start: StartRun,
+        count: int,
+        size: RunSize,
+        lists: str | None,
+    ) -> tuple[Started | None, Problem | None]:
         manifest = build_job(
             model=observed.model.manifest(),
             spec=spec,
@@ -119,7 +134,15 @@ class Executor:
             "training job created" if created else "training job adopted",
             extra={"job": start.name, "series": count, "reason": start.reason},
         )
-        return Started(start.name, count, size.shards, adopted=not created, size=size), None
+        started = Started(
+            start.name,
+            count,
+            size.shards,
+            adopted=not created,
+            size=size,
+            correlation_id=current_actor().correlation_id,
+        )
+        return started, None
 
     def _pin(self, pin: Pin | None) -> tuple[int | None, Problem | None]:
         if pin is None:

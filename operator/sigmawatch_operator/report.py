@@ -73,7 +73,7 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
                 "Normal",
                 "TrainingStarted",
                 f"Job {started.name} {verb}: {started.series} series in {started.shards} "
-                f"shard(s) ({reason})",
+                f"shard(s) ({reason}); correlation id {started.correlation_id}",
             )
         )
         size = started.size

@@ -10,10 +10,12 @@ from typing import cast
 import orjson
 import pytest
 
+from sigmawatch.audit import AuditQuery
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import API, Registry
 from sigmawatch.registry.memory import MemoryRegistry
 from sigmawatch.sources import Source
+from sigmawatch.training_job import ENV_CORRELATION, run_correlation
 from sigmawatch_operator.decide import decide
 from sigmawatch_operator.jobs import job_name
 from sigmawatch_operator.model_spec import parse_spec
@@ -55,6 +57,32 @@ def test_single_series_model_trains_v1_and_reports_ready(plant: Harness) -> None
     plant.settle("pump-1")  # nothing to do: no new Job, no new Event
     assert len(plant.jobs.jobs) == 1
     assert plant.reasons() == ["TrainingStarted", "TrainingSucceeded"]
+
+
+def test_a_run_carries_one_correlation_id_from_the_operator_to_the_registry(
+    plant: Harness,
+) -> None:
+    """OBS-3: the id the operator derives for a run is in the Job's environment, named
+    by the TrainingStarted event, and on the run's audit entries and nothing else's."""
+    plant.write_data("pump_c", seed=3)
+    plant.apply("pump-c", plant.single("pump_c"))
+    plant.reconcile("pump-c")
+    (job,) = plant.jobs.jobs.values()
+    name = job["metadata"]["name"]
+    expected = run_correlation("plant", name)
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env[ENV_CORRELATION] == expected
+    [started] = [e for e in plant.events if e.reason == "TrainingStarted"]
+    assert f"correlation id {expected}" in started.message
+    plant.settle("pump-c")
+    entries = plant.registry.audit(AuditQuery(correlation_id=expected)).entries
+    assert [(e.actor, e.action, e.series_id) for e in entries] == [
+        (f"job/plant/{name}", "train", "pump_c")
+    ]
+    # Another run (the same model retrained by hand) gets another id.
+    assert run_correlation("plant", name + "-2") != expected
 
 
 def test_new_data_with_a_retrain_request_makes_v2(plant: Harness) -> None:

@@ -20,12 +20,14 @@ from typing import Any
 
 from sigmawatch import training_job
 from sigmawatch.artifacts import FileStore
+from sigmawatch.audit import acting_as
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.fleet import run_shard
 from sigmawatch.registry import Registry
 from sigmawatch.registry.memory import MemoryRegistry
 from sigmawatch.settings import TrainingSettings
 from sigmawatch.training_job import Exit
+from sigmawatch_inference import cli
 from sigmawatch_operator.act import Executor
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.jobs import MODEL_LABEL
@@ -105,9 +107,10 @@ class FakeJobs:
             attempt = dataclasses.replace(run, shard_index=index)
             for _ in range(spec["backoffLimitPerIndex"] + 1):
                 try:
-                    outcome = run_shard(
-                        attempt, registry=registry, store=store, settings=settings, environ={}
-                    )
+                    with acting_as(cli.actor(env)):  # as the pod's command does
+                        outcome = run_shard(
+                            attempt, registry=registry, store=store, settings=settings, environ={}
+                        )
                     code = Exit.SERIES_FAILED if outcome.result.failed else Exit.OK
                 except SigmawatchError as exc:
                     code = Exit.UNAVAILABLE if exc.retryable else Exit.INVALID

@@ -92,6 +92,7 @@ class RolloutRecord:
     stable: int | None = None
     candidate: int | None = None
     istio: IstioRoute | None = None
+    correlation_id: str | None = None  # of the operation that started it (OBS-3)
 
     @property
     def name(self) -> str:
@@ -127,6 +128,7 @@ class RolloutRecord:
             "updated_at": self.updated_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "revision": self.revision,
+            "correlation_id": self.correlation_id,
         }
 
 

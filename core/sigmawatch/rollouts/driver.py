@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sigmawatch.artifacts import ArtifactStore
+from sigmawatch.audit import correlated
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.loading import LoadedModel, load_model
 from sigmawatch.registry import Registry
@@ -56,7 +57,8 @@ def start(
         )
     new = NewRollout(spec, tuple(members), driver, first_state(spec, now), driver_ref, fleet, istio)
     record = registry.start_rollout(new)
-    log.info("rollout started", extra={"rollout": record.name, "members": record.members})
+    with correlated(record.correlation_id):  # made by the registry when none came in
+        log.info("rollout started", extra={"rollout": record.name, "members": record.members})
     return record
 
 
@@ -143,6 +145,13 @@ def analyse(
     analyzer: Analyzer, rollout: RolloutRecord, now: datetime
 ) -> tuple[Decision, RolloutRecord | None]:
     """One analysis interval: judge, then store (None when another driver got there first)."""
+    with correlated(rollout.correlation_id):  # its moves and their log lines name it (OBS-3)
+        return _analyse(analyzer, rollout, now)
+
+
+def _analyse(
+    analyzer: Analyzer, rollout: RolloutRecord, now: datetime
+) -> tuple[Decision, RolloutRecord | None]:
     stable, candidate = analyzer.windows(rollout)
     decision = judge(rollout.spec, rollout.state, stable, candidate, now)
     updated = analyzer.registry.update_rollout(
@@ -191,6 +200,17 @@ def _change(
 ) -> RolloutRecord:
     """Apply a driver's command; when an analysis moved the rollout meanwhile, apply it
     again to what the rollout is now."""
+    with correlated(rollout.correlation_id):
+        return _apply(registry, rollout, driver, next_state, reason)
+
+
+def _apply(
+    registry: Registry,
+    rollout: RolloutRecord,
+    driver: Driver,
+    next_state: Callable[[RolloutRecord], RolloutState],
+    reason: str,
+) -> RolloutRecord:
     for _ in range(5):
         _owned(rollout, driver)
         updated = registry.update_rollout(

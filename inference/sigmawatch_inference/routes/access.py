@@ -92,6 +92,9 @@ def build(services: Services) -> APIRouter:
             ),
         ] = None,
         series_id: str | None = None,
+        correlation_id: Annotated[
+            str | None, Query(description="one retrain's or rollout's entries", max_length=128)
+        ] = None,
         since: IsoDatetime | None = None,
         until: IsoDatetime | None = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
@@ -105,6 +108,7 @@ def build(services: Services) -> APIRouter:
             actor=actor,
             action=action,
             series_id=series_id,
+            correlation_id=correlation_id,
             since=since,
             until=until,
             before=int(cursor) if cursor else None,

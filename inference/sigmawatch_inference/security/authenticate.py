@@ -11,6 +11,7 @@ registry would record.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -62,7 +63,7 @@ class Authenticate:
         if rule.role is None:  # probes, metrics, static assets
             await self.app(scope, receive, send)
             return
-        api_key = authorization = request_id = traceparent = forwarded = None
+        api_key = authorization = request_id = correlation_id = traceparent = forwarded = None
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 api_key = value
@@ -70,16 +71,21 @@ class Authenticate:
                 authorization = value
             elif name == b"x-request-id":
                 request_id = value
+            elif name == b"x-correlation-id":
+                correlation_id = value
             elif name == b"traceparent":
                 traceparent = value
             elif name == b"x-forwarded-for":
                 forwarded = value
         peer = scope.get("client")
+        request = _request_id(request_id, needed=rule.action is not None)
         actor = Actor(
             ANONYMOUS.name,
             client_address(peer[0] if peer else None, forwarded, self.proxies),
-            _request_id(request_id, needed=rule.action is not None),
+            request,
             _trace_id(traceparent),
+            # A caller's operation (OBS-3); without one the request is its own.
+            _valid_id(correlation_id) or request,
         )
         principal = UNCHECKED
         try:
@@ -87,7 +93,7 @@ class Authenticate:
                 principal = await self.identify.principal(api_key, authorization)
                 if principal is ANONYMOUS:
                     raise self.identify.missing()
-            actor = Actor(principal.name, actor.client, actor.request_id, actor.trace_id)
+            actor = dataclasses.replace(actor, name=principal.name)
             assert rule.role is not None
             if principal.role is None or not principal.role.allows(rule.role):
                 raise forbidden(principal, rule.role)
@@ -147,10 +153,12 @@ class Authenticate:
             log.warning("could not write an audit entry", extra={"action": rule.action})
 
 
+def _valid_id(given: bytes | None) -> str | None:
+    return given.decode() if given is not None and _REQUEST_ID.fullmatch(given) else None
+
+
 def _request_id(given: bytes | None, *, needed: bool) -> str | None:
-    if given is not None and _REQUEST_ID.fullmatch(given):
-        return given.decode()
-    return secrets.token_hex(8) if needed else None
+    return _valid_id(given) or (secrets.token_hex(8) if needed else None)
 
 
 def _trace_id(traceparent: bytes | None) -> str | None:

@@ -55,6 +55,9 @@ class AuditEntryModel(BaseModel):
     request_id: str | None
     trace_id: str | None
     client: str | None
+    correlation_id: str | None = Field(
+        description="The retrain, rollout or caller's operation it belongs to (OBS-3)"
+    )
 
 
 class AuditPageModel(BaseModel):

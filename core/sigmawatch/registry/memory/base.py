@@ -124,6 +124,7 @@ class MemoryState:
                 request_id=actor.request_id,
                 trace_id=actor.trace_id,
                 client=actor.client,
+                correlation_id=actor.correlation_id,
             )
         )
 

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sigmawatch.audit import correlated, current_actor, operation_id
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.errors import model_not_found, version_archived, version_not_found
@@ -69,6 +70,10 @@ class Rollouts(StatsAndLabels):
 
     @atomic
     def start_rollout(self, new: NewRollout) -> RolloutRecord:
+        with correlated(operation_id()):  # as the PostgreSQL registry (OBS-3)
+            return self._start_rollout(new)
+
+    def _start_rollout(self, new: NewRollout) -> RolloutRecord:
         if not new.members and new.istio is None:
             raise SigmawatchError(
                 ErrorCode.INVALID_ROLLOUT, "the rollout has no series to roll out"
@@ -112,6 +117,7 @@ class Rollouts(StatsAndLabels):
             stable=one.stable if one else None,
             candidate=one.candidate if one else None,
             istio=new.istio,
+            correlation_id=current_actor().correlation_id,
         )
         stored = StoredRollout(record, {m.series_id: m for m in new.members})
         self.rollouts[rollout_id] = stored

@@ -16,7 +16,7 @@ from sigmawatch.rollouts.window import N_LATENCY, VersionWindow
 ROLLOUT_COLUMNS = """
     r.rollout_id, r.spec, r.driver, r.driver_ref, r.fleet, r.istio, r.phase, r.step, r.weight,
     r.failures, r.revision, r.reason, r.last_analysis, r.members, r.started_at,
-    r.step_started_at, r.created_at, r.updated_at, r.finished_at,
+    r.step_started_at, r.created_at, r.updated_at, r.finished_at, r.correlation_id,
     one.series_id, one.stable_version, one.candidate_version
 """
 # A one-series rollout shows its versions; a fleet's member list stays in its table.
@@ -37,9 +37,10 @@ DRIVEN_ROLLOUT = SELECT_ROLLOUTS + " WHERE r.driver_ref = %s ORDER BY r.rollout_
 
 INSERT_ROLLOUT = """
     INSERT INTO rollouts (strategy, spec, driver, driver_ref, fleet, istio, phase, step, weight,
-                          members, started_at, step_started_at, reason)
+                          members, started_at, step_started_at, reason, correlation_id)
     VALUES (%(strategy)s, %(spec)s, %(driver)s, %(driver_ref)s, %(fleet)s, %(istio)s, %(phase)s,
-            %(step)s, %(weight)s, %(members)s, %(started_at)s, %(step_started_at)s, %(reason)s)
+            %(step)s, %(weight)s, %(members)s, %(started_at)s, %(step_started_at)s, %(reason)s,
+            %(correlation_id)s)
     RETURNING rollout_id
 """
 INSERT_MEMBERS = """
@@ -258,4 +259,5 @@ def rollout_from_row(row: Mapping[str, Any]) -> RolloutRecord:
         series_id=row["series_id"],
         stable=row["stable_version"],
         candidate=row["candidate_version"],
+        correlation_id=row["correlation_id"],
     )

@@ -175,11 +175,13 @@ CHANGED_SINCE = (
 
 # -- training runs --------------------------------------------------------------------
 RECORD_RESULT = (
-    "INSERT INTO training_results (run_id, series_id, outcome, version, error_code, error_message)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
+    "INSERT INTO training_results"
+    " (run_id, series_id, outcome, version, error_code, error_message, correlation_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (run_id, series_id) DO UPDATE SET outcome = excluded.outcome,"
     " version = excluded.version, error_code = excluded.error_code,"
-    " error_message = excluded.error_message, finished_at = now()"
+    " error_message = excluded.error_message, correlation_id = excluded.correlation_id,"
+    " finished_at = now()"
 )
 RUN_COUNTS = (
     "SELECT outcome, error_code AS code, count(*) AS n FROM training_results"

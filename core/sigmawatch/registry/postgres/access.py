@@ -33,11 +33,12 @@ REVOKE_KEY = (
 TOUCH_KEY = "UPDATE api_keys SET last_used_at = greatest(last_used_at, %s) WHERE key_hash = %s"
 INSERT_AUDIT = (
     "INSERT INTO audit_log (actor, action, outcome, series_id, version, details,"
-    " request_id, trace_id, client) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " request_id, trace_id, client, correlation_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 AUDIT_COLUMNS = (
     "entry_id AS id, at, actor, action, outcome, series_id, version, details,"
-    " request_id, trace_id, client"
+    " request_id, trace_id, client, correlation_id"
 )
 AUDIT_PAGE = (
     f"SELECT {AUDIT_COLUMNS} FROM audit_log"
@@ -45,6 +46,7 @@ AUDIT_PAGE = (
     "   AND (%(action)s::text IS NULL OR action = %(action)s"
     "        OR (right(%(action)s, 1) = '.' AND starts_with(action, %(action)s)))"
     "   AND (%(series_id)s::text IS NULL OR series_id = %(series_id)s)"
+    "   AND (%(correlation_id)s::text IS NULL OR correlation_id = %(correlation_id)s)"
     "   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
     "   AND (%(until)s::timestamptz IS NULL OR at < %(until)s)"
     "   AND (%(before)s::bigint IS NULL OR entry_id < %(before)s)"
@@ -115,6 +117,7 @@ def write_audits(conn: Conn, entries: Sequence[AuditEntry]) -> None:
                 actor.request_id,
                 actor.trace_id,
                 actor.client,
+                actor.correlation_id,
             )
         )
     with conn.cursor() as cursor:
@@ -126,6 +129,7 @@ def page(conn: Conn, query: AuditQuery) -> AuditPage:
         "actor": query.actor,
         "action": query.action,
         "series_id": query.series_id,
+        "correlation_id": query.correlation_id,
         "since": query.since,
         "until": query.until,
         "before": query.before,

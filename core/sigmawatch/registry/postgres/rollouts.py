@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from sigmawatch.audit import correlated, current_actor, operation_id
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.errors import model_not_found, version_archived, version_not_found
@@ -31,6 +32,13 @@ def notify_rollout(conn: Conn, rollout_id: int) -> None:
 
 
 def start(conn: Conn, new: NewRollout) -> int:
+    # The rollout keeps the id of the operation that starts it, made here if none came
+    # with the request, and its start's audit entry carries it too (OBS-3).
+    with correlated(operation_id()):
+        return _start(conn, new)
+
+
+def _start(conn: Conn, new: NewRollout) -> int:
     members = new.members
     if not members and new.istio is None:
         raise SigmawatchError(ErrorCode.INVALID_ROLLOUT, "the rollout has no series to roll out")
@@ -68,6 +76,7 @@ def start(conn: Conn, new: NewRollout) -> int:
             "started_at": state.started_at,
             "step_started_at": state.step_started_at,
             "reason": "started",
+            "correlation_id": current_actor().correlation_id,
         },
     ).fetchone()["rollout_id"]  # type: ignore[index]
     conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sigmawatch.audit import current_actor
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import audit_entries
 from sigmawatch.registry.postgres import _sql
@@ -27,6 +28,7 @@ def record(
             version,
             error.code.value if error else None,
             error.message[:1000] if error else None,
+            current_actor().correlation_id,
         ),
     )
     if error is not None:  # a success wrote its entry with its version

@@ -43,7 +43,7 @@ from sigmawatch.registry.postgres import database_url, open_registry
 from sigmawatch.settings import ConfigError, StorageSettings, TrainingSettings, load_settings
 from sigmawatch.training import train_series
 from sigmawatch.training_job import Exit
-from sigmawatch_inference import cli_apikeys, cli_backup, cli_janitor, cli_rollouts
+from sigmawatch_inference import cli_apikeys, cli_backfill, cli_backup, cli_janitor, cli_rollouts
 from sigmawatch_inference.security.settings import exposure_refusal
 from sigmawatch_inference.settings import ServiceSettings
 
@@ -215,6 +215,7 @@ def parser() -> argparse.ArgumentParser:
     cli_apikeys.add_commands(commands, apikeys)
     cli_janitor.add_commands(commands, janitor)
     cli_backup.add_commands(commands, _print_json)
+    cli_backfill.add_commands(commands, _print_json)
 
     p = commands.add_parser("demo", help="generate a realistic demo series")
     p.add_argument("--points", type=int, default=20_000)

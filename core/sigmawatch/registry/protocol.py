@@ -50,6 +50,7 @@ from sigmawatch.registry.rollout_records import (
     TrackRow,
     Transition,
 )
+from sigmawatch.registry.state_protocol import StateBackfill
 from sigmawatch.rollouts.policy import RolloutState
 from sigmawatch.rollouts.window import VersionWindow
 
@@ -63,7 +64,7 @@ class ChangeFeed(Protocol):
         ...
 
 
-class Registry(AccessStore, Protocol):
+class Registry(AccessStore, StateBackfill, Protocol):
     # -- health ------------------------------------------------------------------
     def ping(self) -> None: ...
 

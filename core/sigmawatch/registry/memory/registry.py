@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -239,6 +239,31 @@ class MemoryRegistry(Rollouts, Access):
         entry.activated = next(self.order)
         self.changed(series_id)
         self.write_audit(audit_entries.restored(series_id, version))
+        return True
+
+    # -- state back-fill (sigmawatch.registry.state_protocol) ------------------------------
+
+    @atomic
+    def versions_without_state(
+        self, kinds: Sequence[str], after: tuple[str, int] | None, limit: int
+    ) -> list[VersionRecord]:
+        keys = sorted(
+            key
+            for key, entry in self.versions.items()
+            if entry.record.state is None
+            and entry.record.status == ACTIVE
+            and entry.record.detector.kind in kinds
+            and (after is None or key > after)
+        )
+        return [self.view(self.versions[key]) for key in keys[:limit]]
+
+    @atomic
+    def fill_state(self, series_id: str, version: int, state: Mapping[str, float]) -> bool:
+        entry = self.entry(series_id, version)
+        if entry.record.state is not None:
+            return False
+        entry.record = dataclasses.replace(entry.record, state=dict(state))
+        self.changed(series_id)
         return True
 
     @contextmanager

@@ -44,6 +44,7 @@ BULK = frozenset(
         "prune_health",
         "record_periods",
         "prune_audit",
+        "versions_without_state",
     }
 )
 

@@ -21,6 +21,7 @@ from sigmawatch.registry.postgres import (
     pointers,
     retention,
     runs,
+    state_fill,
     usage,
     versions,
 )
@@ -47,6 +48,16 @@ class PostgresRegistry(HealthMethods, RolloutMethods, AccessMethods):
     def register(self, new: NewVersion, *, promote: bool) -> Registration:
         with self._write("register") as conn:
             return versions.register(conn, new, promote=promote)
+
+    def versions_without_state(
+        self, kinds: Sequence[str], after: tuple[str, int] | None, limit: int
+    ) -> list[VersionRecord]:
+        with self._read("versions_without_state") as conn:
+            return state_fill.without_state(conn, kinds, after, limit)
+
+    def fill_state(self, series_id: str, version: int, state: Mapping[str, float]) -> bool:
+        with self._write("fill_state") as conn:
+            return state_fill.fill(conn, series_id, version, state)
 
     def get_version(self, series_id: str, version: int) -> VersionRecord:
         with self._read("get_version") as conn:

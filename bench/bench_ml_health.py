@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_ml_health.py [--series N] [--hours H] [--repeats R]
 
 An embedded PostgreSQL holds hourly and daily periods for N series (default
-100,000) over the last H hours (default 24), filled in SQL, 2% of them over
+100,000; run_all.py uses 10,000 to stay short) over the last H hours
+(default 24), filled in SQL, 2% of them over
 the anomaly-rate threshold and 1% drifting. Timed R times each: what every
 pod's housekeeper runs for the two gauges (`count_over`), the first page of
 `GET /v1/anomaly-rates?window=1h` and of `GET /v1/drift?window=1d`, one
@@ -78,18 +79,13 @@ def flush_rows(n: int) -> list[StatsRow]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--series", type=int, default=100_000)
-    parser.add_argument("--hours", type=int, default=24)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+def run(series: int = 10_000, hours: int = 24, repeats: int = 3) -> list[Row]:
     rows: list[Row] = []
     with Workspace() as ws:
         registry = ws.registry
         with registry._pool.connection() as conn:  # bench: the fill goes around the API
             for statement in FILL.split(";"):
-                params = {"series": args.series, "hours": args.hours, "shares": SHARES}
+                params = {"series": series, "hours": hours, "shares": SHARES}
                 conn.execute(statement.encode(), params if "%(" in statement else None)
         now = datetime.now(UTC)
         hour = HealthQuery(now - timedelta(hours=1), now, 0.2, 100)
@@ -103,20 +99,30 @@ def main() -> None:
             ),
         }
         measured = {}
-        for case, run in cases.items():
-            measured[case], result = timed(run, args.repeats)
+        for case, call in cases.items():
+            measured[case], result = timed(call, repeats)
             print(f"{case}: {ms(measured[case])} -> {str(result)[:100]}", file=sys.stderr)
         gauges = measured["gauges (count_over: 1h rates + 1d drift)"]
         for case, value in measured.items():
             rows.append(Row(NAME, case, ms(value), ms(gauges), ratio(value, gauges)))
 
         flush = flush_rows(10_000)
-        base, _ = timed(lambda: registry.record_stats(flush), args.repeats)
-        periods, _ = timed(lambda: registry.record_periods(flush), args.repeats)
+        base, _ = timed(lambda: registry.record_stats(flush), repeats)
+        periods, _ = timed(lambda: registry.record_periods(flush), repeats)
         case = "periods of 10,000 series (each pod, every 60 s)"
         rows.append(Row(NAME, case, ms(periods), ms(base), ratio(periods, base)))
-    print(f"{args.series:,} series x {args.hours} hours, median of {args.repeats}")
+    print(f"{series:,} series x {hours} hours, median of {repeats}")
     print(table(("case", "median"), ((r.case, r.measured) for r in rows)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--series", type=int, default=100_000)
+    parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    rows = run(args.series, args.hours, args.repeats)
     print()
     print(summary(rows))
 

@@ -1,6 +1,6 @@
 """The resident model table at fleet size: load time and bytes per model (issue 10).
 
-    .venv/bin/python bench/bench_resident.py [--sizes 100000,1000000] [--repeats R]
+    .venv/bin/python bench/bench_resident.py [--sizes 100000,1000000] [--repeats R] [--previous]
 
 An embedded PostgreSQL holds N parametric production models (fleet_resident.sql,
 filled in SQL). For each size the table is loaded R times the way a serving
@@ -10,7 +10,8 @@ load/stream is what building the columns adds to the read. Bytes are the
 table's own count (what `SIGMAWATCH_RESIDENT_MAX_BYTES` bounds) and the
 peak Python allocation during a load (tracemalloc, numpy included). A lookup
 of 1,000 ids is timed against a Python dict of the same ids, the index the
-table replaces. Goals: 1M models in ≤ 300 MB, loaded in ≤ 5 s.
+table replaces. Goals: 1M models in ≤ 300 MB, loaded in ≤ 5 s. `--previous` also
+times the load with the query before migration 0013, interleaved with today's.
 """
 
 from __future__ import annotations
@@ -78,7 +79,16 @@ def lookups(table: ResidentTable, n: int) -> tuple[float, float]:
     return table_s - base, dict_s / 200 - base
 
 
-def run(sizes: tuple[int, ...] = (100_000, 1_000_000), repeats: int = 3) -> list[Row]:
+def previous_seconds(registry: PostgresRegistry) -> float:
+    from previous_load import previous_query  # the comparison run only
+
+    with previous_query():
+        return load(registry)[1]
+
+
+def run(
+    sizes: tuple[int, ...] = (100_000, 1_000_000), repeats: int = 3, previous: bool = False
+) -> list[Row]:
     rows: list[Row] = []
     lines = []
     for n in sizes:
@@ -87,9 +97,23 @@ def run(sizes: tuple[int, ...] = (100_000, 1_000_000), repeats: int = 3) -> list
                 fill(conn, n, 1, FILL)
             registry = workspace.registry
             stream = median(stream_seconds(registry, n) for _ in range(repeats))
-            loads = [load(registry) for _ in range(repeats)]
+            loads, before = [], []
+            for _ in range(repeats):  # interleaved: both share the machine's minute
+                loads.append(load(registry))
+                if previous:
+                    before.append(previous_seconds(registry))
             table_ = loads[-1][0]
             seconds = median(s for _, s in loads)
+            if previous:
+                rows.append(
+                    Row(
+                        NAME,
+                        f"{n:,} models, load vs the load before migration 0013",
+                        ms(seconds * 1000),
+                        ms(median(before) * 1000),
+                        ratio(seconds, median(before)),
+                    )
+                )
             peak = peak_bytes(registry)
             per_model = table_.nbytes / n
             table_lookup, dict_lookup = lookups(table_, n)
@@ -153,9 +177,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--previous", action="store_true", help="also the pre-0013 load")
     args = parser.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(","))
-    print(summary(run(sizes, args.repeats)))
+    print(summary(run(sizes, args.repeats, args.previous)))
     return 0
 
 

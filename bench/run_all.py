@@ -24,10 +24,12 @@ import bench_batch
 import bench_catalogue
 import bench_fleet
 import bench_fleet_train
+import bench_ml_health
 import bench_predict
 import bench_resident
 import bench_restore
 import bench_rollouts
+import bench_tracing
 import bench_train
 from loadgen import Budget, WrkMissingError, budget_arguments, budget_from
 from report import Row, summary
@@ -39,6 +41,7 @@ def benchmarks(budget: Budget) -> list[tuple[str, Callable[[], list[Row]]]]:
         (bench_batch.NAME, lambda: bench_batch.run(budget)),
         (bench_rollouts.NAME, lambda: bench_rollouts.run(budget)),
         (bench_auth.NAME, lambda: bench_auth.run(budget)),
+        (bench_tracing.NAME, lambda: bench_tracing.run(budget)),
         (bench_train.NAME, bench_train.run),
         (bench_catalogue.NAME, lambda: bench_catalogue.run(repeats=10 * budget.rounds)),
         (bench_fleet.NAME, lambda: bench_fleet.run(budget)),
@@ -46,6 +49,8 @@ def benchmarks(budget: Budget) -> list[tuple[str, Callable[[], list[Row]]]]:
         (bench_fleet_train.NAME, bench_fleet_train.run),
         (bench_affinity.NAME, bench_affinity.run),
         (bench_restore.NAME, bench_restore.run),
+        # 10,000 series × 24 h, not the script's 100,000: the run stays in minutes.
+        (bench_ml_health.NAME, lambda: bench_ml_health.run(repeats=budget.rounds)),
     ]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from sigmawatch import training_job
+from sigmawatch import tracing, training_job
 from sigmawatch.artifacts import ArtifactNotFoundError, ArtifactStore
 from sigmawatch.durations import parse_duration
 from sigmawatch.errors import ErrorCode, SigmawatchError
@@ -119,7 +119,31 @@ def run_shard(
     settings: TrainingSettings,
     environ: Mapping[str, str],
 ) -> ShardOutcome:
-    """What `sigmawatch train-fleet` does in one pod of a training Job."""
+    """What `sigmawatch train-fleet` does in one pod of a training Job: a `training.run`
+    span (OBS-5), under the operator's reconcile when the Job carries its TRACEPARENT."""
+    with tracing.span("training.run", {"training.run_id": run.run_id}) as span:
+        outcome = _run_shard(
+            run, registry=registry, store=store, settings=settings, environ=environ
+        )
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "training.shard": outcome.index,
+                    "training.series": outcome.series,
+                    "training.failed": outcome.result.failed,
+                }
+            )
+        return outcome
+
+
+def _run_shard(
+    run: FleetRun,
+    *,
+    registry: Registry,
+    store: ArtifactStore,
+    settings: TrainingSettings,
+    environ: Mapping[str, str],
+) -> ShardOutcome:
     source = (
         uri_source(
             run.source_uri, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region

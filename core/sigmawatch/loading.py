@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sigmawatch import tracing
 from sigmawatch.arrays import BoolArray, FloatArray
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.artifacts.manifest import read_manifest
@@ -48,6 +49,23 @@ class LoadedModel:
     drift_shares: tuple[float, ...] | None = None
 
     def score(self, values: FloatArray) -> Scored:
+        """The inference, a `model.score` span inside a traced request (OBS-5)."""
+        with tracing.child("model.score") as span:
+            scored = self._score(values)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        tracing.SERIES_ID: self.series_id,
+                        tracing.VERSION: self.version,
+                        tracing.DETECTOR_KIND: self.kind,
+                        "model.points": int(values.size),
+                        "model.anomalies": int(np.count_nonzero(scored.anomalies)),
+                        "model.fallback": scored.fallback,
+                    }
+                )
+            return scored
+
+    def _score(self, values: FloatArray) -> Scored:
         if self.detector is not None:
             try:
                 with np.errstate(all="ignore"):

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from sigmawatch import tracing
 from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.artifacts import ArtifactStore, open_store
 from sigmawatch.datasets import read_training_bytes, training_npz_bytes
@@ -39,7 +40,11 @@ class Source:
 
     def read(self, series_id: str) -> tuple[IntArray, FloatArray]:
         key = self.key(series_id)
-        return read_training_bytes(self.store.get(key), key)
+        attributes = {tracing.SERIES_ID: series_id, tracing.ARTIFACT_KEY: key}
+        with tracing.child("dataset.read", attributes) as span:  # OBS-5
+            data = self.store.get(key)
+            span.set_attribute(tracing.ARTIFACT_BYTES, len(data))
+        return read_training_bytes(data, key)
 
     def list_series(self, prefix: str) -> list[str]:
         """Series with data under this source whose id starts with `prefix`."""

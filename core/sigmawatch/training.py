@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy.typing as npt
 
+from sigmawatch import tracing
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.artifacts.manifest import write_model
 from sigmawatch.detectors import DetectorSpec
@@ -105,8 +106,49 @@ def train_series(
 
     `admit` is called once the data is known to make a new version, before any
     work on it, and may refuse by raising (the service's rate limits, SEC-2):
-    the same data again answers its existing version, admitted or not.
+    the same data again answers its existing version, admitted or not. Traced as
+    `training.series` (OBS-5), a child of the request, run or command that trains.
     """
+    with tracing.span("training.series", {tracing.SERIES_ID: series_id}) as span:
+        result = _train(
+            series_id,
+            timestamps,
+            values,
+            registry=registry,
+            store=store,
+            settings=settings,
+            detector=detector,
+            promote=promote,
+            source=source,
+            keep_versions=keep_versions,
+            admit=admit,
+        )
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    tracing.VERSION: result.record.version,
+                    tracing.DETECTOR_KIND: result.record.detector.kind,
+                    "training.created": result.created,
+                    "training.points": result.record.n_points,
+                }
+            )
+        return result
+
+
+def _train(
+    series_id: str,
+    timestamps: Sequence[Any] | npt.NDArray[Any],
+    values: Sequence[Any] | npt.NDArray[Any],
+    *,
+    registry: Registry,
+    store: ArtifactStore,
+    settings: TrainingSettings,
+    detector: Mapping[str, Any] | None,
+    promote: bool,
+    source: str,
+    keep_versions: int | None,
+    admit: Callable[[], None] | None,
+) -> TrainResult:
     started = time.perf_counter()
     validate_series_id(series_id)
     spec = DetectorSpec.parse(detector)

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import sigmawatch
+from sigmawatch import tracing
 from sigmawatch.settings import load_settings
 from sigmawatch_inference import errors
 from sigmawatch_inference.batch_schemas import BatchRequest
@@ -54,6 +55,7 @@ from sigmawatch_inference.security.ratelimits import rate_limits
 from sigmawatch_inference.security.schemas import ApiKeyRequest
 from sigmawatch_inference.services import Services
 from sigmawatch_inference.settings import ServiceSettings
+from sigmawatch_inference.tracing_middleware import TraceRequests
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ DOCUMENTED_BODIES = (
     FeedbackRequest,
     ApiKeyRequest,
 )
+SERVICE_NAME = "sigmawatch-inference"  # in traces and logs, unless OTEL_SERVICE_NAME
 PREDICT_ROUTES = frozenset({"/v1/series/{series_id}/predict", "/v1/predict"})
 
 
@@ -81,6 +84,7 @@ def create_app(
     settings: ServiceSettings | None = None, services: Services | None = None
 ) -> FastAPI:
     settings = settings or load_settings(ServiceSettings)
+    tracing.configure(SERVICE_NAME)  # OBS-5: from the OTEL_* variables; off by default
     services = services or Services(settings)
 
     @asynccontextmanager
@@ -110,6 +114,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served below from local assets: /docs must work offline
         redoc_url=None,
+        # OBS-5: TraceRequests makes the server span. FastAPI's own would be a second
+        # one per request, and its per-operation spans cost more than they tell
+        # (docs/performance.md, "Tracing overhead").
+        telemetry={"tracing": False, "operation_spans": False},
     )
     app.state.services = services
     routers = [
@@ -179,6 +187,8 @@ def create_app(
         timed_routes=PREDICT_ROUTES,
         tracks=services.tracks,
     )
+    if tracing.enabled():  # outermost: the span covers every layer, and auth sees its trace
+        app.add_middleware(TraceRequests)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -199,8 +209,3 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     add_security(schema, settings.auth_methods)
     app.openapi_schema = schema
     return schema
-
-
-def create_app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` and multi-worker serving."""
-    return create_app(load_settings(ServiceSettings))

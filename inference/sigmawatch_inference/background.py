@@ -194,7 +194,7 @@ class Background:
                     log.exception("housekeeping failed; retrying next interval")
             self.metrics.observe_cache(self.cache.size, self.cache.nbytes)
 
-    def summarise_ml(self) -> tuple[int, int]:
+    def summarise_ml(self) -> tuple[int, int] | None:
         return ml_summary.summarise(self.registry, self.settings, self.metrics.ml)
 
     def refresh(self) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from sigmawatch import training_job
+from sigmawatch import tracing, training_job
 from sigmawatch.artifacts import store_for
 from sigmawatch.audit import Actor, acting_as
 from sigmawatch.datasets import read_training_file, write_training_file
@@ -60,38 +60,28 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from sigmawatch_inference.app import create_app
     from sigmawatch_inference.http_server import uvicorn_options
 
+    # Settings first: they refuse more than one worker (docs/decisions/0018) before
+    # anything starts.
+    overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
+    settings = load_settings(ServiceSettings, **overrides)
     # uvicorn re-raises SIGTERM after its graceful shutdown. Turned into an
     # exception here, it lets atexit handlers run, and one of them stops the
     # embedded PostgreSQL; the default action would kill the process first.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-    overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
-    settings = load_settings(ServiceSettings, **overrides)
     configure_logging(settings, "sigmawatch-inference")
     refusal = exposure_refusal(settings.host, settings)  # SEC-3: secure by default
     if refusal:
         raise ConfigError(refusal)
     if settings.database_url is None:
-        # Start the embedded server once here so every worker shares it, and
-        # keep it running: this process restarts it if it dies.
+        # Started before the app, and kept running: this process restarts it if it dies.
         os.environ["SIGMAWATCH_DATABASE_URL"] = database_url(settings)
         EmbeddedSupervisor(settings.data_dir).start()
         settings = load_settings(ServiceSettings, **overrides)
-    # Timeouts, TLS and no server banner (SEC-1, SEC-5): http_server.py.
-    options = uvicorn_options(settings)
-    if settings.workers > 1:
-        uvicorn.run(
-            "sigmawatch_inference.app:create_app_from_env",
-            factory=True,
-            workers=settings.workers,
-            **options,
-        )
-    else:
-        from sigmawatch_inference.app import create_app
-
-        uvicorn.run(create_app(settings), **options)
+    # Timeouts, TLS and no server banner (SEC-1, SEC-5): http_server.py. One process.
+    uvicorn.run(create_app(settings), **uvicorn_options(settings))
     return Exit.OK
 
 
@@ -108,6 +98,7 @@ def _registry(settings: StorageSettings) -> Iterator[Registry]:
 def train(args: argparse.Namespace) -> int:
     settings = load_settings(TrainingSettings)
     configure_logging(settings, "sigmawatch-training")
+    tracing.configure("sigmawatch-training")  # OBS-5: from the OTEL_* variables
     timestamps, values = read_training_file(Path(args.file))
     detector = training_job.detector_from_args(args)
     with _registry(settings) as registry:
@@ -137,6 +128,7 @@ def train_fleet(args: argparse.Namespace) -> int:
     run = training_job.from_args(args, os.environ)
     settings = load_settings(TrainingSettings)
     configure_logging(settings, "sigmawatch-training")
+    tracing.configure("sigmawatch-training")
     with _registry(settings) as registry:
         outcome = run_shard(
             run, registry=registry, store=store_for(settings), settings=settings, environ=os.environ
@@ -193,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="run the REST API (settings from SIGMAWATCH_*)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int)
+    p.add_argument("--workers", type=int, help="only 1: one process per pod (decision 0018)")
     p.set_defaults(run=serve)
 
     p = commands.add_parser("train", help="train a new version of one series from a file")
@@ -248,7 +240,8 @@ def actor(environ: Mapping[str, str]) -> Actor:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        with acting_as(actor(os.environ)):
+        # A training Job's pod continues the operator's trace (TRACEPARENT, BAGGAGE).
+        with acting_as(actor(os.environ)), tracing.continued(os.environ):
             code: int = args.run(args)
     except ConfigError as exc:
         print(f"sigmawatch: {exc}", file=sys.stderr)

@@ -18,8 +18,8 @@ from sigmawatch.errors import SigmawatchError
 from sigmawatch.validation import validate_series_id
 from sigmawatch_inference.points import ColumnsRequest, PointsRequest, Prediction
 from sigmawatch_inference.predictor import BATCH, Predictor
-from sigmawatch_inference.resident_columns import Int32Array
-from sigmawatch_inference.resident_path import among
+from sigmawatch_inference.resident_canary import column_sides
+from sigmawatch_inference.resident_columns import Int32Array, among
 
 # Version names for the common small numbers, so a column of them is a list lookup.
 _NAMES: list[str | None] = [None, *(f"v{n}" for n in range(1, 4096))]
@@ -62,16 +62,19 @@ async def predict_columns(
                 done[row] = True
     path = predictor.resident
     if path is not None and path.table.size and n:
-        rows, shadows = path.rows(request.series_ids)
+        side = column_sides(request.series_ids, request.timestamps, request.route_key)
+        rows, shadows, canaries = path.rows(request.series_ids, side)
         rows[done] = -1
         mine = np.flatnonzero(rows >= 0)
         if mine.size:
+            kept = mine.tolist()
             scored = path.score(
                 rows[mine],
                 np.ones(mine.size, np.int64),
                 request.timestamps[mine],
                 request.values[mine],
-                among({p: m for p, m in shadows.items() if rows[p] >= 0}, mine.tolist()),
+                among({p: m for p, m in shadows.items() if rows[p] >= 0}, kept),
+                among({p: m for p, m in canaries.items() if rows[p] >= 0}, kept),
             )
             if mine.size == n and scored.ok.all():  # the fleet's usual request: all here
                 answer.versions, answer.anomalies = scored.version, scored.anomalies

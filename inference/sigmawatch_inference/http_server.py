@@ -18,8 +18,8 @@ timer: one is armed only when a packet leaves a request incomplete. An
 expired request is answered `408 REQUEST_TIMEOUT` in the error envelope
 and closed; a connection that never sent a byte is closed silently. Bytes
 that are not HTTP get `400 MALFORMED_REQUEST` in the envelope rather than
-uvicorn's plain text. The protocol is passed to uvicorn as a pickleable
-`functools.partial`, so every worker of a multi-worker server has it.
+uvicorn's plain text. The protocol is passed to uvicorn as a
+`functools.partial` carrying the two deadlines.
 
 With TLS, the handshake comes first and has asyncio's own timeout (60 s);
 the context refuses anything below TLS 1.2.

@@ -17,6 +17,8 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from sigmawatch_inference.metrics_ml import MlGauges, ScoreHistogram
+from sigmawatch_inference.metrics_rollouts import RolloutGauges
+from sigmawatch_inference.metrics_system import SystemMetrics
 
 ENDPOINTS = ("single", "batch")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -176,8 +178,20 @@ class Metrics:
             "outcome",
             ("agreed", "disagreed"),
         )
+        # OBS-2: per version in PostgreSQL (stats_buffer.py); here only by the version's role.
+        self.version_errors = Tally(
+            "sigmawatch_version_errors",
+            "Points a version could not score because its model did not load, by role: "
+            "a canary's candidate (stable answered) or shadow, or served (the caller got "
+            "the error).",
+            "role",
+            ("served", "candidate", "shadow"),
+        )
         r.register(self.rollout_points)
         r.register(self.shadow_comparisons)
+        r.register(self.version_errors)
+        self.system = SystemMetrics(r)
+        self.api_rollouts = RolloutGauges(r)
         self.rollouts_routed = Gauge(
             "sigmawatch_rollouts_routed", "Active rollouts this pod routes.", registry=r
         )

@@ -79,7 +79,8 @@ class BodyLimit:
 
 
 class RequestMetrics:
-    """Count, time and classify every request by its route template (MON-1)."""
+    """Count, time and classify every request by its route template (MON-1), and count
+    those in flight (OBS-1)."""
 
     def __init__(
         self,
@@ -101,6 +102,8 @@ class RequestMetrics:
             return
         status = 500
         started = time.perf_counter()
+        in_flight = self.metrics.system.in_flight  # OBS-1
+        in_flight.value += 1
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -111,6 +114,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, capture)
         finally:
+            in_flight.value -= 1
             elapsed = time.perf_counter() - started
             route: Any = scope.get("route")
             path = getattr(route, "path", "unmatched")

@@ -4,13 +4,15 @@ Every `SIGMAWATCH_ML_SUMMARY_INTERVAL_S` the housekeeper asks the registry
 how many (series, version) pairs are over the anomaly-rate threshold in the
 hours the last 60 minutes overlap (this hour and the one before) and over
 the drift threshold in the UTC days the last 24 hours overlap, and sets two
-gauges. Every pod computes the same numbers from the same rows, so alerts
-take the `max` across pods. The per-series detail stays in PostgreSQL.
+gauges. One pod per interval runs the two aggregates and stores the counts
+in the registry; the others read them (`Registry.shared_counts`), so the
+database's work does not grow with the pods. Every pod exports the same
+numbers and the time they were computed, so alerts take the `max` across
+pods. The per-series detail stays in PostgreSQL.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from sigmawatch.registry import Registry
@@ -38,10 +40,21 @@ def summary_queries(settings: ServiceSettings, now: datetime) -> tuple[HealthQue
     return rates, drift
 
 
-def summarise(registry: Registry, settings: ServiceSettings, gauges: MlGauges) -> tuple[int, int]:
-    """Set the gauges; returns (series over the anomaly rate, versions drifting)."""
-    anomalous, drifting = registry.count_over(*summary_queries(settings, datetime.now(UTC)))
-    gauges.series_anomalous.set(anomalous)
-    gauges.versions_drifting.set(drifting)
-    gauges.summary_time.set(time.time())
-    return anomalous, drifting
+# Counts computed this much of an interval ago are fresh: the pod that computed them
+# finds them stale again at its next tick, so one pod keeps doing it while it lives.
+FRESH_SHARE = 0.9
+
+
+def summarise(
+    registry: Registry, settings: ServiceSettings, gauges: MlGauges
+) -> tuple[int, int] | None:
+    """Set the gauges; returns (series over the anomaly rate, versions drifting), or None
+    while another pod computes the very first counts."""
+    max_age = settings.ml_summary_interval_s * FRESH_SHARE
+    counts = registry.shared_counts(*summary_queries(settings, datetime.now(UTC)), max_age)
+    if counts is None:
+        return None
+    gauges.series_anomalous.set(counts.anomalous)
+    gauges.versions_drifting.set(counts.drifting)
+    gauges.summary_time.set(counts.computed_at.timestamp())
+    return counts.anomalous, counts.drifting

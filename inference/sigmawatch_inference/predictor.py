@@ -10,7 +10,8 @@ resolve each distinct (series, version) once, cache hits at once and misses
 in worker threads, at most `SIGMAWATCH_BATCH_LOAD_CONCURRENCY` at a time;
 one item's failure is that item's error only; a large batch does its
 per-item work in a worker thread (offload.py), where what it shares takes
-locks of its own. Every answer adds to its version's statistics (stats_buffer.py).
+locks of its own. Every answer adds to its version's statistics (stats_buffer.py),
+and a model that did not load to its version's errors (version_errors.py).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from sigmawatch_inference.resident_path import ResidentPath
 from sigmawatch_inference.resolver import ModelKey, ModelResolver
 from sigmawatch_inference.routing import RoutingTable, on_candidate
 from sigmawatch_inference.settings import ServiceSettings
-from sigmawatch_inference.stats_buffer import StatsBuffer
+from sigmawatch_inference.stats_buffer import StatsBuffer, scoring_clock
 from sigmawatch_inference.usage import UsageCounter
+from sigmawatch_inference.version_errors import CANDIDATE, SHADOW, VersionErrors
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class Predictor:
         self.usage = usage
         self.stats = stats
         self.routing = routing
+        self.errors = VersionErrors(stats, metrics.version_errors, resolver.cache.pointer)
 
     def _target(self, request: PointsRequest) -> Target:
         if request.version is not None:
@@ -85,22 +88,30 @@ class Predictor:
                 return answer
         target = self._target(request)
         try:
-            model = await self.models.model(request.series_id, target.version)
-        except SigmawatchError:
-            if target.fallback is None:
-                raise
-            self._failed(request, target.version)
-            model = await self.models.model(request.series_id, target.fallback)
+            model = await self._answering(request, target)
+        except SigmawatchError as exc:
+            self.errors.unserved(request, target, exc)
+            raise
         prediction = self._score(model, request, target)
         if target.shadow is not None:
             try:
                 candidate = await self.models.model(request.series_id, target.shadow)
             except SigmawatchError:
-                self._failed(request, target.shadow)
+                self.errors.beside(request, target.shadow, SHADOW)
             else:
                 self._shadow(candidate, request, prediction)
         self._count(SINGLE, [prediction])
         return prediction
+
+    async def _answering(self, request: PointsRequest, target: Target) -> LoadedModel:
+        """The target's model, or stable's should a canary's candidate not load."""
+        try:
+            return await self.models.model(request.series_id, target.version)
+        except SigmawatchError:
+            if target.fallback is None:
+                raise
+            self.errors.beside(request, target.version, CANDIDATE)
+            return await self.models.model(request.series_id, target.fallback)
 
     async def predict_many(
         self, requests: Sequence[PointsRequest | SigmawatchError]
@@ -162,9 +173,10 @@ class Predictor:
     def _answer(self, request: PointsRequest, target: Target, models: Models) -> Answer:
         model = models[(request.series_id, target.version)]
         if isinstance(model, SigmawatchError) and target.fallback is not None:
-            self._failed(request, target.version)
+            self.errors.beside(request, target.version, CANDIDATE)
             model = models[(request.series_id, target.fallback)]
         if isinstance(model, SigmawatchError):
+            self.errors.unserved(request, target, model)
             return model
         try:
             prediction = self._score(model, request, target)
@@ -173,7 +185,7 @@ class Predictor:
         if target.shadow is not None:
             candidate = models[(request.series_id, target.shadow)]
             if isinstance(candidate, SigmawatchError):
-                self._failed(request, target.shadow)
+                self.errors.beside(request, target.shadow, SHADOW)
             else:
                 self._shadow(candidate, request, prediction)
         return prediction
@@ -184,9 +196,9 @@ class Predictor:
         """Validate (VAL-7) and score; arrays stay numpy until orjson writes them."""
         check_timestamps(request.timestamps, strictly_increasing=False)
         check_values(request.values, self.settings)
-        started = time.perf_counter()
+        started = scoring_clock()
         scored = model.score(request.values)
-        latency_ms = (time.perf_counter() - started) * 1000.0
+        latency_ms = (scoring_clock() - started) * 1000.0
         points = int(request.values.size)
         flagged = int(np.count_nonzero(scored.anomalies))
         self.stats.answered(
@@ -223,9 +235,9 @@ class Predictor:
 
     def _shadow(self, model: LoadedModel, request: PointsRequest, answer: Prediction) -> None:
         """Score the candidate on the same points; its answer is only compared, never sent."""
-        started = time.perf_counter()
+        started = scoring_clock()
         scored = model.score(request.values)
-        latency_ms = (time.perf_counter() - started) * 1000.0
+        latency_ms = (scoring_clock() - started) * 1000.0
         points = int(request.values.size)
         agreed = int(np.count_nonzero(scored.anomalies == answer.anomalies))
         flagged = int(np.count_nonzero(scored.anomalies))
@@ -252,10 +264,6 @@ class Predictor:
         if shares is not None and not self.stats.wants_shares(model.series_id, model.version):
             shares = None
         return {"bins": bin_counts(request.values, model.drift_edges), "shares": shares}
-
-    def _failed(self, request: PointsRequest, version: int | None) -> None:
-        if version is not None:
-            self.stats.failed(request.series_id, version, int(request.values.size))
 
     def _count(self, endpoint: str, predictions: list[Prediction], *, usage: bool = True) -> None:
         points = anomalies = fallbacks = 0

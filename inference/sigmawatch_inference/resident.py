@@ -36,6 +36,7 @@ from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.drift import N_BINS, expected_shares_rows
 from sigmawatch.registry import Registry
 from sigmawatch.rollouts.window import latency_bucket
+from sigmawatch_inference.resident_canary import Answered, Beside
 from sigmawatch_inference.resident_columns import (
     ANOMALIES,
     ASKED,
@@ -73,6 +74,7 @@ class ResidentTable:
         self.max_bytes = max_bytes
         self.loaded_at: float | None = None
         self._columns = EMPTY
+        self._beside = Beside()  # rollout members' answers (resident_canary.py)
         self._bucket = self._now_bucket()
         # Guards in-place row changes, the counters, and the swap to a reloaded table.
         self._lock = threading.Lock()
@@ -161,6 +163,21 @@ class ResidentTable:
                 # An int32 one: a Python 1 sends np.add.at down a path 20× slower.
                 np.add.at(c.bins.reshape(-1), point_rows * N_BINS + point_bins, ONE)
 
+    def count_beside(self, answers: list[Answered], latency_ms: float) -> None:
+        """Rollout members' answers, by candidate model or table row (resident_canary.py)."""
+        bucket = self._now_bucket()
+        with self._lock:
+            self._enter_bucket(bucket)
+            c = self._columns
+            for by, points, anomalies, values in answers:
+                if isinstance(by, int):  # stable: the row's version and drift edges
+                    row_edges = c.edges[:, by].copy()
+                    key = (c.series_id(by), int(c.version[by]))
+                    edges = row_edges if np.isfinite(row_edges[0]) else None
+                else:
+                    key, edges = (by.series_id, by.version), by.drift_edges
+                self._beside.add(key, edges, points, anomalies, latency_ms, values)
+
     def bin_points(self, rows: Rows, values: FloatArray) -> IntArray:
         """Each value's drift bin against its row's edges: how many edges lie below it
         (a row without drift bins gives 0, and is ignored when spilled)."""
@@ -178,10 +195,12 @@ class ResidentTable:
     def _spill(self) -> None:
         c = self._columns
         touched = np.flatnonzero(c.counts[:, REQUESTS])
+        rows, usage = self._beside.take(self.stats)
         if touched.size == 0:
+            if rows:
+                self.stats.add_counts(self._bucket, rows)
+                self.usage.add_many(usage)
             return
-        rows = []
-        usage: dict[str, int] = {}
         edges = c.edges[:, touched].T
         binned = np.isfinite(edges[:, 0])
         all_shares = expected_shares_rows(edges).tolist()
@@ -211,7 +230,7 @@ class ResidentTable:
                     shares,
                 )
             )
-            usage[series_id] = int(points)
+            usage[series_id] = usage.get(series_id, 0) + int(points)
         c.counts[touched] = 0.0
         c.bins[touched] = 0
         self.stats.add_counts(self._bucket, rows)

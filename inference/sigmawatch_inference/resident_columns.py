@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sigmawatch.arrays import FloatArray, IntArray
+from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.detectors import CENTRE_SCALE
 from sigmawatch.drift import N_BINS, N_EDGES
 from sigmawatch.registry import CentreScaleColumns
@@ -33,6 +33,29 @@ ROW_BYTES = 8 * 2 + 8 * 5 + 4 + 1 + 8 + 8 * 4 + 8 * N_EDGES + 4 * N_BINS
 
 type Int32Array = npt.NDArray[np.int32]
 type Rows = IntArray  # row numbers into the table, -1 for "not resident"
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The items the table answered (`ok`), with per-item and per-point columns."""
+
+    ok: BoolArray  # per item
+    version: Int32Array  # per item
+    kind: npt.NDArray[np.uint8]
+    params: FloatArray  # per item, as resident.Columns.params
+    n_anomalies: IntArray
+    warned: BoolArray  # per item: its timestamps earn a warning (VAL-7)
+    scores: FloatArray  # per point
+    anomalies: BoolArray
+
+
+def among[M](items: dict[int, M], kept: list[int]) -> dict[int, M]:
+    """Shadows or canaries keyed by request position, re-keyed by position among the
+    `kept` ones (each of which they must be)."""
+    if not items:
+        return {}
+    at = {position: k for k, position in enumerate(kept)}
+    return {at[p]: model for p, model in items.items()}
 
 
 @dataclass(slots=True)
@@ -95,7 +118,7 @@ def build(chunks: Iterable[CentreScaleColumns], max_bytes: int) -> Columns:
 
     A row is left out unless its numbers score as its detector would: finite, and a
     positive scale (anything else is answered per item, with its fallback)."""
-    parts: list[tuple[list[str], npt.NDArray[Any], FloatArray]] = []
+    parts: list[tuple[list[str], IntArray, npt.NDArray[Any], FloatArray]] = []
     used = 0
     for chunk in chunks:
         numbers = np.array(
@@ -119,36 +142,51 @@ def build(chunks: Iterable[CentreScaleColumns], max_bytes: int) -> Columns:
         quantiles = chunk.quantiles
         if quantiles is None:
             quantiles = np.full((len(ids), N_EDGES), np.nan)
-        parts.append((kept, numbers[:, keep], quantiles[keep]))
+        parts.append((kept, lengths[keep], numbers[:, keep], quantiles[keep]))
         if cost.size and cost[-1] > max_bytes:
             break
         used = int(cost[-1]) if cost.size else used
-    ids = list(chain.from_iterable(part for part, _, _ in parts))
-    numbers = np.concatenate([n for _, n, _ in parts], axis=1) if parts else np.zeros((7, 0))
-    edges = np.concatenate([q for _, _, q in parts]) if parts else np.zeros((0, N_EDGES))
+    ids = list(chain.from_iterable(part[0] for part in parts))
+    lengths = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    numbers = np.concatenate([p[2] for p in parts], axis=1) if parts else np.zeros((7, 0))
+    edges = np.concatenate([p[3] for p in parts]) if parts else np.zeros((0, N_EDGES))
     n = len(ids)
+    # Every per-id step runs in load order, then numpy permutes the results: the ids'
+    # strings lie in memory in that order, and walking them in hash order costs ~3×.
     h1 = np.fromiter(map(hash, ids), np.int64, n)
+    h2 = np.fromiter(map(hash, map(SALT.__add__, ids)), np.int64, n)
     order = np.argsort(h1, kind="stable")
-    h1, numbers = h1[order], numbers[:, order]
+    h1, h2, numbers = h1[order], h2[order], numbers[:, order]
     edges = np.ascontiguousarray(usable_edges(edges[order]).T)
-    ids = list(map(ids.__getitem__, order.tolist()))
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, ids), np.int64, n), out=offsets[1:])  # ids are ASCII
     version = numbers[0].astype(np.int32)
     same = np.flatnonzero(h1[1:] == h1[:-1])  # equal first hashes: both rows retired
     version[same] = version[same + 1] = 0
+    blob, offsets = _in_order(ids, lengths, order)
     return Columns(
         h1=h1,
-        h2=np.fromiter(map(hash, map(SALT.__add__, ids)), np.int64, n),
+        h2=h2,
         params=np.ascontiguousarray(numbers[2:7].T),
         version=version,
         kind=numbers[1].astype(np.uint8),
-        ids="".join(ids).encode(),
+        ids=blob,
         offsets=offsets,
         counts=np.zeros((n, 4)),
         edges=edges,
         bins=np.zeros((n, N_BINS), np.int32),
     )
+
+
+def _in_order(ids: list[str], lengths: IntArray, order: IntArray) -> tuple[bytes, IntArray]:
+    """The ids back to back in `order`, and where each starts (ids are ASCII)."""
+    loaded = np.frombuffer("".join(ids).encode(), np.uint8)
+    starts = np.cumsum(lengths) - lengths
+    lengths = lengths[order]
+    offsets = np.zeros(order.size + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    small = np.int32 if loaded.size < 2**31 else np.int64  # half the index's bytes
+    shift = (starts[order] - offsets[:-1]).astype(small)
+    at = np.repeat(shift, lengths) + np.arange(loaded.size, dtype=small)
+    return loaded[at].tobytes(), offsets
 
 
 def usable_edges(edges: FloatArray) -> FloatArray:

@@ -2,11 +2,11 @@
 
 Only what the table answers exactly as the per-item path would takes this
 path: production requests (no version) of resident series, unrouted or in a
-shadow rollout it can score (resident_shadow.py), with every point valid
-and every score finite. Everything else, so every error, canary and
-fallback, is left to the per-item path (predictor.py), which makes both
-paths answer bit for bit alike: the same float64 operations
-(`centre_scale.distance`) on the same numbers.
+shadow or canary rollout it can score (resident_shadow.py,
+resident_canary.py), with every point valid and every score finite.
+Everything else, so every error and fallback, is left to the per-item path
+(predictor.py), which makes both paths answer bit for bit alike: the same
+float64 operations (`centre_scale.distance`) on the same numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,17 @@ from sigmawatch.validation import timestamp_warnings
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.points import PointsRequest, Prediction
 from sigmawatch_inference.resident import ResidentTable
+from sigmawatch_inference.resident_canary import (
+    Cached,
+    Canaries,
+    Side,
+    canary_one,
+    count_points,
+    count_routed,
+    item_sides,
+    numbers,
+    override,
+)
 from sigmawatch_inference.resident_columns import (
     CENTRE,
     END,
@@ -35,35 +45,14 @@ from sigmawatch_inference.resident_columns import (
     SCALE,
     START,
     THRESHOLD,
-    Int32Array,
     Rows,
+    Scored,
+    among,
 )
-from sigmawatch_inference.resident_shadow import Cached, route_rows, score_shadows
+from sigmawatch_inference.resident_shadow import route_rows, score_shadows
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
-from sigmawatch_inference.stats_buffer import StatsBuffer
-
-
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """The items the table answered (`ok`), with per-item and per-point columns."""
-
-    ok: BoolArray  # per item
-    version: Int32Array  # per item
-    kind: npt.NDArray[np.uint8]
-    params: FloatArray  # per item, as resident.Columns.params
-    n_anomalies: IntArray
-    warned: BoolArray  # per item: its timestamps earn a warning (VAL-7)
-    scores: FloatArray  # per point
-    anomalies: BoolArray
-
-
-def among(shadows: dict[int, LoadedModel], kept: list[int]) -> dict[int, LoadedModel]:
-    """Shadows keyed by request position, re-keyed by position among the `kept` ones."""
-    if not shadows:
-        return {}
-    at = {position: k for k, position in enumerate(kept)}
-    return {at[p]: model for p, model in shadows.items()}
+from sigmawatch_inference.stats_buffer import StatsBuffer, scoring_clock
 
 
 class ResidentPath:
@@ -83,14 +72,18 @@ class ResidentPath:
         self.stats = stats
         self.cached = cached
 
-    def rows(self, series_ids: list[str]) -> tuple[Rows, dict[int, LoadedModel]]:
+    def rows(
+        self, series_ids: list[str], side: Side | None = None
+    ) -> tuple[Rows, dict[int, LoadedModel], Canaries]:
         """Each series' row, or -1 where the table must not answer (not resident, or
-        routed other than as a shadow it can score: resident_shadow.py); and the
-        shadow candidates, by request position."""
+        routed other than as a shadow or canary it can score: resident_shadow.py; no
+        canary without `side`); and the shadow candidates and canary items, by
+        request position."""
         rows = self.table.lookup(series_ids)
         if not self.routing.series:
-            return rows, {}
-        return rows, route_rows(rows, series_ids, self.routing, self.table, self.cached)
+            return rows, {}, {}
+        routed = route_rows(rows, series_ids, self.routing, self.table, self.cached, side)
+        return rows, *routed
 
     def score(
         self,
@@ -99,11 +92,15 @@ class ResidentPath:
         timestamps: IntArray,
         values: FloatArray,
         shadows: dict[int, LoadedModel] | None = None,
+        canaries: Canaries | None = None,
     ) -> Scored:
         """Score items of `counts` points each (all > 0), back to back in the arrays;
-        `shadows` are candidates to score beside them, by position among the items."""
-        started = time.perf_counter()
+        `shadows` are candidates to score beside them, and `canaries` the canary items
+        (a candidate answers for those it holds), by position among the items."""
+        started = scoring_clock()
         g = self.table.gather(rows)
+        if canaries:  # candidate items take their models' numbers
+            override(canaries, g.params, g.version, g.kind)
         single = counts.size == values.size  # one point an item: no reductions
         starts = None if single else np.concatenate(([0], np.cumsum(counts)[:-1]))
 
@@ -147,11 +144,23 @@ class ResidentPath:
         )
         if shadows:
             score_shadows(shadows, ok, counts, values, anomalies, self.stats, self.metrics)
+        if canaries:
+            count_points(self.metrics, canaries, ok, counts)
         answered = np.flatnonzero(ok)
         if answered.size:
-            ms = (time.perf_counter() - started) * 1000.0 / rows.size
-            drift = self._drift_bins(rows, counts, values, ok, scores)
-            self.table.count(rows[answered], counts[answered], n_anomalies[answered], ms, drift)
+            ms = (scoring_clock() - started) * 1000.0 / rows.size
+            on_table = ok
+            if shadows or canaries:  # rollout members: counted beside, resident_canary.py
+                routed = dict.fromkeys(shadows or {}) | (canaries or {})
+                on_table = ok.copy()
+                on_table[list(routed)] = False
+                count_routed(
+                    self.table.count_beside, self.metrics, routed, rows, ok, counts,
+                    scores, n_anomalies, values, ms,
+                )  # fmt: skip
+            drift = self._drift_bins(rows, counts, values, on_table, scores)
+            mine = np.flatnonzero(on_table)
+            self.table.count(rows[mine], counts[mine], n_anomalies[mine], ms, drift)
             self.metrics.resident_answers.inc(int(answered.size))
         return scored
 
@@ -190,10 +199,17 @@ class ResidentPath:
         if request.version is not None or request.values.size != 1:
             return None
         found = self.table.row(request.series_id)
-        if found is None or self.routing.route(request.series_id) is not None:
+        if found is None:
             return None
-        started = time.perf_counter()
+        route = self.routing.route(request.series_id)
+        candidate = None if route is None else canary_one(request, route, found[1], self.cached)
+        if candidate is False:
+            return None
+        started = scoring_clock()
         row, version, kind, (threshold, centre, scale, start, end) = found
+        if isinstance(candidate, LoadedModel):  # resident_canary.py
+            threshold, centre, scale, start, end = numbers(candidate)
+            version, kind = candidate.version, KINDS.index(candidate.kind)
         s = self.settings
         value, timestamp = float(request.values[0]), int(request.timestamps[0])
         if timestamp <= 0 or not s.value_min <= value <= s.value_max:
@@ -202,7 +218,13 @@ class ResidentPath:
         if not math.isfinite(score):
             return None
         anomaly = score > threshold
-        self.table.count_one(row, anomaly, (time.perf_counter() - started) * 1000.0, value)
+        ms = (scoring_clock() - started) * 1000.0
+        if route is None:
+            self.table.count_one(row, anomaly, ms, value)
+        else:  # a canary member, either side: counted beside (resident_canary.py)
+            by = candidate if isinstance(candidate, LoadedModel) else row
+            self.table.count_beside([(by, 1, int(anomaly), request.values)], ms)
+            self.metrics.rollout_points.add("stable" if candidate is None else "candidate", 1)
         self.metrics.resident_answers.inc()
         self.metrics.scores.observe_one(score)
         return Prediction(
@@ -228,7 +250,7 @@ class ResidentPath:
         if not picked or self.table.size == 0:
             return {}
         items: list[PointsRequest] = [requests[i] for i in picked]  # type: ignore[misc]
-        rows, shadows = self.rows([r.series_id for r in items])
+        rows, shadows, canaries = self.rows([r.series_id for r in items], item_sides(items))
         mine = np.flatnonzero(rows >= 0).tolist()
         if not mine:
             return {}
@@ -240,6 +262,7 @@ class ResidentPath:
             np.concatenate([r.timestamps for r in items]),
             np.concatenate([r.values for r in items]),
             among(shadows, mine),
+            among(canaries, mine),
         )
         ends = np.cumsum(counts).tolist()
         answers: dict[int, Prediction] = {}

@@ -7,37 +7,42 @@ with a centre-and-scale detector, both happen in the batch's numpy pass:
 the table answers, the candidates' numbers are gathered from their cached
 models and scored in one more pass, and each candidate's agreement goes to
 the statistics as the per-item path records it (`Predictor._shadow`). Any
-other routed series (a canary, a candidate not cached yet, a stable that is
-not the table's version) is answered per item, which also loads the
-candidate for the next request.
+other routed series (a candidate not cached yet, a stable that is not the
+table's version) is answered per item, which also loads the candidate for
+the next request; canaries are resident_canary.py's.
 """
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
 
 import numpy as np
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.detectors.centre_scale import CentreScale, distance
+from sigmawatch.drift import N_BINS, N_EDGES, bin_index_rows
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.spec import Strategy
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.resident import ResidentTable
+from sigmawatch_inference.resident_canary import Cached, Canaries, Side, answers_as_table
 from sigmawatch_inference.resident_columns import Rows
 from sigmawatch_inference.routing import RoutingTable
-from sigmawatch_inference.stats_buffer import StatsBuffer
-
-type Cached = Callable[[str, int], LoadedModel | None]
+from sigmawatch_inference.stats_buffer import StatsBuffer, scoring_clock
 
 
 def route_rows(
-    rows: Rows, series_ids: list[str], routing: RoutingTable, table: ResidentTable, cached: Cached
-) -> dict[int, LoadedModel]:
-    """Rows of routed series: kept where the pass can do the shadow, else set to -1.
-    Returns the candidates scored beside the table's answer, by request position."""
-    items: dict[int, LoadedModel] = {}
+    rows: Rows,
+    series_ids: list[str],
+    routing: RoutingTable,
+    table: ResidentTable,
+    cached: Cached,
+    side: Side | None = None,
+) -> tuple[dict[int, LoadedModel], Canaries]:
+    """Rows of routed series: kept where the pass can do the shadow or the canary
+    (resident_canary.py; `side` tells whether an item's routing key picks the
+    candidate), else set to -1. Returns the shadow candidates scored beside the
+    table's answer, and the canary items, by request position."""
+    shadows: dict[int, LoadedModel] = {}
+    canaries: Canaries = {}
     route_of = routing.route
     for i, series_id in enumerate(series_ids):
         if rows[i] < 0:
@@ -45,19 +50,30 @@ def route_rows(
         route = route_of(series_id)
         if route is None:
             continue
-        candidate = (
-            cached(series_id, route.candidate) if route.strategy is Strategy.SHADOW else None
-        )
-        if (
-            candidate is None
-            or candidate.load_error is not None
-            or not isinstance(candidate.detector, CentreScale)
-            or table.version_at(int(rows[i])) != route.stable
-        ):
-            rows[i] = -1
-            continue
-        items[i] = candidate
-    return items
+        if table.version_at(int(rows[i])) == route.stable:
+            if route.strategy is Strategy.SHADOW:
+                candidate = cached(series_id, route.candidate)
+                if _scorable(candidate):
+                    shadows[i] = candidate  # type: ignore[assignment]  # not None
+                    continue
+            elif side is not None:
+                if not side(i, route):
+                    canaries[i] = None  # stable: the table's row answers
+                    continue
+                candidate = cached(series_id, route.candidate)
+                if answers_as_table(candidate):
+                    canaries[i] = candidate
+                    continue
+        rows[i] = -1
+    return shadows, canaries
+
+
+def _scorable(candidate: LoadedModel | None) -> bool:
+    return (
+        candidate is not None
+        and candidate.load_error is None
+        and isinstance(candidate.detector, CentreScale)
+    )
 
 
 def score_shadows(
@@ -74,7 +90,7 @@ def score_shadows(
     positions = [p for p in shadows if answered[p]]
     if not positions:
         return
-    started = time.perf_counter()
+    started = scoring_clock()
     models = [shadows[p] for p in positions]
     numbers = np.array(
         [(m.detector.centre, m.detector.scale, m.detector.threshold) for m in models]  # type: ignore[union-attr]
@@ -93,14 +109,16 @@ def score_shadows(
     points = counts[positions]
     flagged_n = np.bincount(k, weights=flagged, minlength=n).astype(np.int64)
     agreed_n = np.bincount(k, weights=agreed, minlength=n).astype(np.int64)
-    ms = (time.perf_counter() - started) * 1000.0 / n
+    ms = (scoring_clock() - started) * 1000.0 / n
     if broken.any():  # a non-finite score: that candidate answers with its fallback
         for j in np.unique(k[broken]).tolist():
             picked = values[mask][k == j]
             again = models[j].score(picked)
             flagged_n[j] = int(np.count_nonzero(again.anomalies))
             agreed_n[j] = int(np.count_nonzero(again.anomalies == anomalies[mask][k == j]))
+    bins = _drift_bins(models, k, values[mask])
     for j, model in enumerate(models):
+        binned = model.drift_edges is not None
         stats.shadowed(
             model.series_id,
             model.version,
@@ -108,6 +126,8 @@ def score_shadows(
             int(flagged_n[j]),
             int(agreed_n[j]),
             ms,
+            bins=bins[j] if binned else None,
+            shares=model.drift_shares if binned and stats.wants_shares(*_key(model)) else None,
         )
     total, agree = int(points.sum()), int(agreed_n.sum())
     metrics.rollout_points.add("stable", total)
@@ -115,3 +135,18 @@ def score_shadows(
     metrics.shadow_comparisons.add("agreed", agree)
     if total > agree:
         metrics.shadow_comparisons.add("disagreed", total - agree)
+
+
+def _key(model: LoadedModel) -> tuple[str, int]:
+    return model.series_id, model.version
+
+
+def _drift_bins(models: list[LoadedModel], k: IntArray, values: FloatArray) -> IntArray:
+    """Each candidate's scored values in its drift bins (OBS-2), as the per-item path
+    counts a shadow's: one pass over the points, against each point's candidate's edges
+    (a candidate without bins gets NaN edges, and its counts are not used)."""
+    none = np.full(N_EDGES, np.nan)
+    edges = np.array([none if m.drift_edges is None else m.drift_edges for m in models])
+    bins = np.zeros((len(models), N_BINS), np.int64)
+    np.add.at(bins, (k, bin_index_rows(values, edges[k])), 1)
+    return bins

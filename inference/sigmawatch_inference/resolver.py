@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import Histogram
 
+from sigmawatch import tracing
 from sigmawatch.arrays import BoolArray
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.errors import ErrorCode, SigmawatchError
@@ -43,7 +44,21 @@ class ModelResolver:
         return self.cache.get((series_id, version))
 
     def load(self, series_id: str, version: int | None) -> LoadedModel:
-        """Ask the registry, load the artifact, cache both (blocking)."""
+        """Ask the registry, load the artifact, cache both (blocking); `model.load`
+        when traced (OBS-5)."""
+        with tracing.child("model.load", {tracing.SERIES_ID: series_id}) as span:
+            model = self._load(series_id, version)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        tracing.VERSION: model.version,
+                        tracing.DETECTOR_KIND: model.kind,
+                        "model.fallback": model.load_error is not None,
+                    }
+                )
+            return model
+
+    def _load(self, series_id: str, version: int | None) -> LoadedModel:
         token = self.cache.token()
         if version is None:
             try:

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from sigmawatch.artifacts import ArtifactStore
 from sigmawatch.audit import Actor, acting_as
 from sigmawatch.registry import Registry
-from sigmawatch.registry.rollout_records import Driver
+from sigmawatch.registry.rollout_records import Driver, RolloutRecord
 from sigmawatch.rollouts import driver
+from sigmawatch_inference.metrics_rollouts import RolloutGauges
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,16 @@ ACTOR = Actor("service")
 
 
 class RolloutLoop:
-    def __init__(self, registry: Registry, store: ArtifactStore, tick_s: float) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        store: ArtifactStore,
+        tick_s: float,
+        gauges: RolloutGauges | None = None,
+    ) -> None:
         self.registry = registry
+        self.gauges = gauges
+        self._last: dict[str, int] = {}  # the active API rollouts of the last tick
         self.analyzer = driver.Analyzer(registry, store)
         self.tick_s = tick_s
         self._stop = threading.Event()
@@ -44,11 +53,20 @@ class RolloutLoop:
         """Analyse every due API-driven rollout once; returns how many were analysed."""
         now = now or datetime.now(UTC)
         analysed = 0
-        for rollout in self.registry.active_rollouts():
-            if rollout.driver is Driver.API and driver.due(rollout, now):
+        active = [r for r in self.registry.active_rollouts() if r.driver is Driver.API]
+        self._observe(active)
+        for rollout in active:
+            if driver.due(rollout, now):
                 driver.analyse(self.analyzer, rollout, now)
                 analysed += 1
         return analysed
+
+    def _observe(self, active: list[RolloutRecord]) -> None:
+        if self.gauges is not None:
+            names = {r.name for r in active}
+            gone = [self.registry.get_rollout(i) for n, i in self._last.items() if n not in names]
+            self.gauges.observe(active, gone)
+        self._last = {r.name: r.rollout_id for r in active}
 
     def _run(self) -> None:
         with acting_as(ACTOR):  # the audit log's name for the moves it makes

@@ -171,7 +171,9 @@ class Services:
         )
         # Listen before warming up, so no change slips between the two.
         self.background.start()
-        self.rollouts = RolloutLoop(self.registry, self.store, settings.rollout_tick_s)
+        self.rollouts = RolloutLoop(
+            self.registry, self.store, settings.rollout_tick_s, self.metrics.api_rollouts
+        )
         self.rollouts.start()
         started = time.perf_counter()
         rows = self.background.load_resident()

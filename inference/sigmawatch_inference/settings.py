@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sigmawatch.settings import ConfigError, TrainingSettings, comma_list, env_name
 from sigmawatch_inference.security.settings import AccessSettings
@@ -198,5 +198,22 @@ class ServiceSettings(TrainingSettings, AccessSettings):
     # Process
     host: str = Field(default="127.0.0.1", description="Address `sigmawatch serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `sigmawatch serve` binds.")
-    workers: int = Field(default=1, ge=1, description="uvicorn worker processes.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="uvicorn worker processes: only 1 (one per pod, scaled by replicas; "
+        "docs/decisions/0018-one-worker-per-pod.md).",
+    )
     access_log: bool = Field(default=False, description="Per-request access log (costs ~25%).")
+
+    @field_validator("workers")
+    @classmethod
+    def _one_worker(cls, workers: int) -> int:
+        # Each worker would hold its own cache, resident table, pools and /metrics.
+        if workers > 1:
+            raise ValueError(
+                f"{workers} workers refused: one process per pod, add replicas to scale "
+                "(each worker would keep its own model cache and metrics; "
+                "docs/decisions/0018-one-worker-per-pod.md)"
+            )
+        return workers

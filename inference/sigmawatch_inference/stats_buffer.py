@@ -25,6 +25,12 @@ from sigmawatch.drift import N_BINS
 from sigmawatch.registry.rollout_records import StatsRow, TrackRow
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 
+# The clock of the scoring latencies counted here, on every path: the scoring thread's
+# CPU time, not the wall clock, so a stall (another thread holding the GIL, the OS
+# running something else) is not put on whichever version was scoring then. A
+# rollout compares versions by these (REL-3; docs/decisions/0019), and a stall says
+# nothing about either; request latency, stalls included, is the middleware's.
+scoring_clock = time.thread_time
 # Rows kept while the registry cannot take them; older ones are dropped beyond this.
 MAX_PENDING_ROWS = 200_000
 

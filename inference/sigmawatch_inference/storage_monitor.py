@@ -120,6 +120,8 @@ class StorageMonitor:
                 log.warning("storage unavailable", extra={"reason": reason, "error": str(exc)})
         self._last = state
         self.metrics.storage_up.set(1 if state.ok else 0)
+        if state.series_trained is not None:
+            self.metrics.system.series_trained.set(state.series_trained)
         return state
 
     def _run(self) -> None:

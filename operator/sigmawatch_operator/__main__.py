@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 import kopf
 
+from sigmawatch import tracing
 from sigmawatch.logs import configure_logging
 from sigmawatch.settings import ConfigError, StorageSettings, load_settings
 from sigmawatch.training_job import Exit
@@ -37,10 +39,12 @@ def main() -> None:
     try:
         settings = load_settings(StorageSettings)
         config = load_settings(OperatorConfig)
+        tracing.parse_config(os.environ, "sigmawatch-operator")  # OBS-5: refuse bad OTEL_*
     except ConfigError as exc:
         print(f"sigmawatch-operator: {exc}", file=sys.stderr)
         raise SystemExit(Exit.INVALID) from None
     configure_logging(settings, "sigmawatch-operator")
+    tracing.configure("sigmawatch-operator")
     logging.getLogger("kopf").setLevel(max(logging.getLogger().level, logging.INFO))
     load_config()
     handlers = kopf.OperatorRegistry()

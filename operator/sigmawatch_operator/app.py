@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
+from sigmawatch import tracing
 from sigmawatch.artifacts import store_for
 from sigmawatch.audit import Actor, acting_as
 from sigmawatch.errors import SigmawatchError
@@ -135,7 +136,9 @@ class OperatorApp:
                 # a live body that may move on while the reconcile runs.
                 snapshot = _plain(body)
                 try:
-                    with acting_as(_actor(body)):
+                    # OBS-5: the reconcile's registry calls, and a training Job it starts
+                    # (its TRACEPARENT), belong to this span's trace.
+                    with acting_as(_actor(body)), tracing.span("operator.reconcile", _traced(body)):
                         outcome = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
                 except Exception as exc:
                     self.metrics.reconciles.labels("AnomalyModel", "error").inc()
@@ -269,6 +272,11 @@ def _actor(body: kopf.Body) -> Actor:
     """Who the registry's audit log names for what a resource's handlers do (SEC-4)."""
     meta = body["metadata"]
     return Actor(f"operator/{meta['namespace']}/{meta['name']}")
+
+
+def _traced(body: kopf.Body) -> dict[str, str]:
+    meta = body["metadata"]
+    return {"k8s.namespace.name": meta["namespace"], "anomalymodel.name": meta["name"]}
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigmawatch import training_job
+from sigmawatch.tracing import environment as trace_environment
 from sigmawatch.training_job import GROUP, VERSION, FleetRun
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.model_spec import ModelSpec
@@ -82,6 +83,8 @@ def _env(run: FleetRun, namespace: str, config: OperatorConfig) -> list[dict[str
     env += [
         {"name": name, "value": value} for name, value in training_job.env(run, namespace).items()
     ]
+    # OBS-5: the Job's training spans join the trace of the reconcile that creates it.
+    env += [{"name": name, "value": value} for name, value in trace_environment().items()]
     return env
 
 

@@ -23,7 +23,8 @@ from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry
 from sigmawatch.registry.rollout_records import Driver, RolloutRecord
 from sigmawatch.rollouts import driver
-from sigmawatch.rollouts.policy import Action, Phase
+from sigmawatch.rollouts.ended import ABORTED, ended_reason
+from sigmawatch.rollouts.policy import Phase
 from sigmawatch_operator.metrics import OperatorMetrics
 from sigmawatch_operator.report import Event, Outcome
 from sigmawatch_operator.rollout_act import Acted, RolloutExecutor
@@ -42,21 +43,11 @@ from sigmawatch_operator.vs_client import VirtualServiceClient
 log = logging.getLogger(__name__)
 
 DELETED = "ModelRollout deleted"
-ABORTED = "aborted"
-MAX_DURATION = "maxDuration"
 
 
 def rollback_reason(acted: Acted) -> str | None:
-    """The reason class a rollout ended unpromoted for: the first failing check, or
-    maxDuration; None when this tick did not end one that way."""
-    decision = acted.decision
-    if decision is None:
-        return None
-    if decision.action is Action.FAIL:
-        return MAX_DURATION
-    if decision.action is Action.ROLLBACK:
-        return next((c.name for c in decision.checks if c.passed is False), "unknown")
-    return None
+    """The reason class a rollout ended unpromoted for this tick (rollouts.ended)."""
+    return ended_reason(acted.decision) if acted.decision is not None else None
 
 
 @dataclass

@@ -164,16 +164,9 @@ def test_a_canary_walks_five_to_a_hundred_percent_at_the_weights_it_claims(pods:
         "v2",
         strategy="canary",
         steps=[5, 25, 50, 100],
-        analysis={
-            "intervalSeconds": 0.5,
-            "minSamples": 50,
-            "minStepSeconds": 6,
-            # Stable answers from the resident table in microseconds, the canary per
-            # item (canaries are not vectorised yet): on a loaded machine the default
-            # 2x latency limit can roll a healthy canary back. This test is about
-            # the weights; the latency check has its own tests.
-            "checks": {"latencyP99Ms": {"maxRatio": 2.0, "floor": 10.0}},
-        },
+        # The default checks, latency's 2x included: both versions are answered and
+        # timed on the resident pass (docs/decisions/0019), so no floor is needed.
+        analysis={"intervalSeconds": 0.5, "minSamples": 50, "minStepSeconds": 6},
     )
     pool = ThreadPoolExecutor(8)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from sigmawatch.drift import expected_shares, kl_divergence
 from sigmawatch.registry import Registry
 from sigmawatch.registry.health_records import HOUR, HealthQuery, period_start
+from sigmawatch.registry.postgres import PostgresRegistry, summary
 from sigmawatch.registry.rollout_records import StatsRow
 
 # Quantiles of a standard normal: the shares are the textbook 1/4/20/25/25/20/4/1 %.
@@ -163,3 +166,47 @@ def test_old_periods_are_pruned(any_registry: Registry) -> None:
     health = any_registry.version_health("pump_9", 1, old - timedelta(days=1))
     assert [p.period for p in health.hourly] == [this_hour()]
     assert len(health.daily) == 2
+
+
+def test_shared_counts_are_computed_once_an_interval_for_every_process(
+    any_registry: Registry,
+) -> None:
+    """OBS-2 gauges: counts younger than max_age are answered as stored, not recomputed."""
+    at = this_hour() + timedelta(seconds=1)
+    assert any_registry.shared_counts(query(0.2), query(0.5), 60.0) is not None
+    any_registry.record_periods([row("hot", at, 100, 50, bins=ALL_HIGH)])
+    first = any_registry.shared_counts(query(0.2), query(0.5), 0.0)
+    assert first is not None
+    assert (first.anomalous, first.drifting) == (1, 1)
+    any_registry.record_periods([row("hot_too", at, 100, 60)])
+    again = any_registry.shared_counts(query(0.2), query(0.5), 60.0)
+    assert again == first  # the stored counts, however the rows moved since
+    later = any_registry.shared_counts(query(0.2), query(0.5), 0.0)
+    assert later is not None
+    assert (later.anomalous, later.drifting) == (2, 1)
+    assert later.computed_at >= first.computed_at
+
+
+def test_while_one_process_computes_the_others_answer_the_stored_counts(
+    database_url: str,
+) -> None:
+    """PostgreSQL: a process that finds the computing lock taken does not wait for it."""
+    registry = PostgresRegistry(database_url, max_size=2)
+    registry.open()
+    registry.migrate()
+    try:
+        at = this_hour() + timedelta(seconds=1)
+        registry.record_periods([row("hot", at, 100, 50)])
+        stored = registry.shared_counts(query(0.2), query(0.5), 0.0)
+        registry.record_periods([row("hot_too", at, 100, 60)])
+        with psycopg.connect(database_url) as other, other.transaction():
+            other.execute(summary.TRY_LOCK, (summary.NAME,))  # "computing" in another pod
+            started = time.monotonic()
+            answered = registry.shared_counts(query(0.2), query(0.5), 0.0)
+            assert time.monotonic() - started < 1.0
+        assert answered == stored
+        after = registry.shared_counts(query(0.2), query(0.5), 0.0)
+        assert after is not None
+        assert after.anomalous == 2
+    finally:
+        registry.close()

@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "manifests" / "monitoring"
 RULE_FILE = "sigmawatch-rules.yaml"  # the name the unit tests' rule_files expects
 SOURCES = (
-    ROOT / "inference" / "sigmawatch_inference" / "metrics.py",
-    ROOT / "inference" / "sigmawatch_inference" / "metrics_ml.py",
+    *sorted((ROOT / "inference" / "sigmawatch_inference").glob("metrics*.py")),
     ROOT / "operator" / "sigmawatch_operator" / "metrics.py",
 )
 # Metrics of kube-state-metrics and cAdvisor, which the pod-level alerts use.

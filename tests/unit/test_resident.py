@@ -26,6 +26,7 @@ from sigmawatch_inference.points import ColumnsRequest, PointsRequest, Predictio
 from sigmawatch_inference.security.keys import KeyCache
 from sigmawatch_inference.stats_buffer import TrackBuffer
 from support.data import START, series_data
+from support.resident_checks import answered_by_table, per_version, point, same, train_fleet
 from support.serving import Stack, run_async
 
 TRAINED_END = START + 300 * 199  # the last training timestamp of a 200-point series
@@ -40,48 +41,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else tmp_path) as root:
         yield Stack(Path(root), resident_bytes=64 * 1024 * 1024)
-
-
-def train_fleet(stack: Stack, n: int) -> list[str]:
-    """`n` series, z-score and MAD alternating, each with its own threshold."""
-    ids = [f"fleet_{i:05d}" for i in range(n)]
-
-    def one(i: int) -> None:
-        timestamps, values = series_data(200, seed=i)
-        kind = "zscore" if i % 2 else "mad"
-        detector = {"kind": kind, "params": {"threshold": 2.0 + (i % 7) * 0.25}}
-        stack.train_data(ids[i], timestamps, values * (1 + i % 5), detector=detector)
-
-    for i in range(n):
-        one(i)
-    return ids
-
-
-def point(series_id: str, timestamp: int, value: float) -> PointsRequest:
-    return PointsRequest(series_id, None, np.array([timestamp]), np.array([value]))
-
-
-def same(a: Answer, b: Answer) -> None:
-    """Equal answers; scores compared as bits, not within a tolerance."""
-    if isinstance(a, SigmawatchError) or isinstance(b, SigmawatchError):
-        assert isinstance(a, SigmawatchError)
-        assert isinstance(b, SigmawatchError)
-        assert a.to_dict() == b.to_dict()
-        return
-    assert a.scores.view(np.int64).tolist() == b.scores.view(np.int64).tolist()
-    assert a.anomalies.tolist() == b.anomalies.tolist()
-    fields = ("series_id", "version", "kind", "params", "threshold", "n_anomalies", "fallback")
-    assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
-    assert timeless(a.warnings) == timeless(b.warnings)
-
-
-def timeless(warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Warnings without their distance from now, which moves while a test runs."""
-    return [{k: v for k, v in w.items() if not k.startswith("seconds_")} for w in warnings]
-
-
-def answered_by_table(stack: Stack) -> float:
-    return stack.counter("sigmawatch_resident_answers_total")
 
 
 def test_fleet_answers_equal_the_per_series_answers_bit_for_bit(stack: Stack) -> None:
@@ -299,10 +258,7 @@ def test_shadow_rollouts_stay_on_the_one_pass_and_count_as_per_item(tmp_path: Pa
             assert on_table == 150  # the unrouted half; the routed one loaded candidates
             assert answered_by_table(stack) - on_table == 300  # then all of it
         stack.resident.spill()
-        rows = sorted(
-            (r.series_id, r.version, r.predictions, r.anomalies, r.shadow_compared, r.shadow_agreed)
-            for r in stack.stats.take()
-        )
+        rows = per_version(stack.stats.take())  # drift bins included
         metrics = [
             stack.counter("sigmawatch_rollout_points_total", role=role)
             for role in ("stable", "shadow")

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from sigmawatch import tracing
 from sigmawatch.artifacts.base import ArtifactStore
 from sigmawatch.errors import ErrorCode, SigmawatchError
 
@@ -45,6 +46,7 @@ class StoredModel:
     prefix: str
     manifest_sha256: str
     manifest: dict[str, Any]
+    nbytes: int = 0  # written: the arrays and the manifest
 
 
 def write_model(
@@ -58,10 +60,24 @@ def write_model(
     The manifest goes last, so a half-written artifact has no manifest and
     is never mistaken for a complete one.
     """
+    with tracing.child("artifact.write", {tracing.ARTIFACT_KEY: prefix}) as span:
+        stored = _write_model(store, prefix, manifest, arrays)
+        span.set_attribute(tracing.ARTIFACT_BYTES, stored.nbytes)
+        return stored
+
+
+def _write_model(
+    store: ArtifactStore,
+    prefix: str,
+    manifest: dict[str, Any],
+    arrays: dict[str, npt.NDArray[Any]],
+) -> StoredModel:
     files: dict[str, dict[str, Any]] = {}
+    written = 0
     for name, array in arrays.items():
         data = _npy_bytes(array)
         store.put(f"{prefix}{name}.npy", data)
+        written += len(data)
         files[name] = {
             "file": f"{name}.npy",
             "sha256": sha256(data),
@@ -71,7 +87,7 @@ def write_model(
     document = {"format": FORMAT, **manifest, "files": files}
     encoded = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
     store.put(prefix + MANIFEST, encoded)
-    return StoredModel(prefix, sha256(encoded), document)
+    return StoredModel(prefix, sha256(encoded), document, written + len(encoded))
 
 
 def _corrupt(message: str, **details: Any) -> SigmawatchError:
@@ -79,7 +95,9 @@ def _corrupt(message: str, **details: Any) -> SigmawatchError:
 
 
 def read_manifest(store: ArtifactStore, prefix: str, expected_sha256: str) -> dict[str, Any]:
-    data = store.get(prefix + MANIFEST)
+    with tracing.child("artifact.read", {tracing.ARTIFACT_KEY: prefix + MANIFEST}) as span:
+        data = store.get(prefix + MANIFEST)
+        span.set_attribute(tracing.ARTIFACT_BYTES, len(data))
     actual = sha256(data)
     if actual != expected_sha256:
         raise _corrupt("manifest hash mismatch", prefix=prefix, expected=expected_sha256)
@@ -91,7 +109,9 @@ def read_manifest(store: ArtifactStore, prefix: str, expected_sha256: str) -> di
 
 def read_array(store: ArtifactStore, prefix: str, manifest: dict[str, Any], name: str) -> Any:
     entry = manifest["files"][name]
-    data = store.get(prefix + entry["file"])
+    with tracing.child("artifact.read", {tracing.ARTIFACT_KEY: prefix + entry["file"]}) as span:
+        data = store.get(prefix + entry["file"])
+        span.set_attribute(tracing.ARTIFACT_BYTES, len(data))
     if sha256(data) != entry["sha256"]:
         raise _corrupt("array hash mismatch", prefix=prefix, file=entry["file"])
     array = np.load(io.BytesIO(data), allow_pickle=False)

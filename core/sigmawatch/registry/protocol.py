@@ -21,13 +21,7 @@ from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry.access_protocol import AccessStore
 from sigmawatch.registry.catalogue import CatalogueQuery
-from sigmawatch.registry.health_records import (
-    DriftRow,
-    HealthPage,
-    HealthQuery,
-    RateRow,
-    VersionHealth,
-)
+from sigmawatch.registry.health_protocol import HealthStore
 from sigmawatch.registry.pointer import Writer
 from sigmawatch.registry.records import (
     CataloguePage,
@@ -64,7 +58,7 @@ class ChangeFeed(Protocol):
         ...
 
 
-class Registry(AccessStore, StateBackfill, Protocol):
+class Registry(AccessStore, HealthStore, StateBackfill, Protocol):
     # -- health ------------------------------------------------------------------
     def ping(self) -> None: ...
 
@@ -278,33 +272,3 @@ class Registry(AccessStore, StateBackfill, Protocol):
         ...
 
     def prune_stats(self, older_than_days: int) -> int: ...
-
-    # -- ML health: hourly and daily periods, drift (OBS-2) ----------------------------------
-    def record_periods(self, rows: Sequence[StatsRow]) -> None:
-        """Add one pod's counts (and drift bins) to their hours and UTC days, and record
-        the drift references (training shares) rows carry, once per (series, version)."""
-        ...
-
-    def version_health(
-        self, series_id: str, version: int, since: datetime, until: datetime | None = None
-    ) -> VersionHealth:
-        """The version's hourly and daily periods that overlap [since, until), and its
-        drift over them (the daily ones for windows of a day or more)."""
-        ...
-
-    def anomaly_rates(self, query: HealthQuery) -> HealthPage[RateRow]:
-        """(series, version) pairs whose anomaly rate over the periods overlapping the
-        window is at least `query.threshold`, by series then version, a page at a time."""
-        ...
-
-    def drifting(self, query: HealthQuery) -> HealthPage[DriftRow]:
-        """Pairs whose KL divergence over the window is at least `query.threshold`."""
-        ...
-
-    def count_over(self, rates: HealthQuery, drift: HealthQuery) -> tuple[int, int]:
-        """How many pairs `anomaly_rates(rates)` and `drifting(drift)` list in all."""
-        ...
-
-    def prune_health(self, hourly_days: int, daily_days: int) -> int:
-        """Drop hourly and daily periods older than these; returns rows removed."""
-        ...

@@ -69,6 +69,7 @@ def build(services: Services) -> APIRouter:
     async def prometheus() -> Response:
         if services.cache is not None:
             metrics.observe_cache(services.cache.size, services.cache.nbytes)
+        metrics.system.observe_thread_pool()  # here: the pool belongs to this event loop
         return Response(generate_latest(metrics.collectors), media_type=CONTENT_TYPE_LATEST)
 
     return router

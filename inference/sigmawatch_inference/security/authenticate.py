@@ -22,6 +22,7 @@ import orjson
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sigmawatch import tracing
 from sigmawatch.audit import Actor, AuditEntry, acting_as
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.registry import Registry
@@ -162,6 +163,11 @@ def _request_id(given: bytes | None, *, needed: bool) -> str | None:
 
 
 def _trace_id(traceparent: bytes | None) -> str | None:
+    """The request's trace (OBS-5), so the audit log and the traces agree; with tracing
+    off, the caller's trace from its traceparent."""
+    active = tracing.current_trace_id()
+    if active is not None:
+        return active
     found = _TRACEPARENT.fullmatch(traceparent) if traceparent else None
     return found[1].decode() if found else None
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 
+from sigmawatch import tracing
 from sigmawatch.access import Role
 from sigmawatch_inference.security.settings import AccessSettings
 
@@ -23,6 +24,15 @@ HMAC = ("HS256",)
 PUBLIC_KEY = ("RS256", "ES256")
 JWKS_TIMEOUT_S = 5.0
 REQUIRED = ["exp", "iss", "aud", "sub"]
+
+
+class _JWKClient(jwt.PyJWKClient):
+    """Fetches the key set with the request's trace context (OBS-5): the identity
+    provider's own traces then show which request made it refresh its keys."""
+
+    def fetch_data(self) -> Any:
+        self.headers = tracing.inject({})
+        return super().fetch_data()
 
 
 class TokenError(Exception):
@@ -69,7 +79,7 @@ class TokenVerifier:
         if settings.jwt_jwks_file is not None:
             self._keys = jwt.PyJWKSet.from_json(settings.jwt_jwks_file.read_text())
         elif settings.jwt_jwks_url is not None:
-            self._client = jwt.PyJWKClient(settings.jwt_jwks_url, timeout=JWKS_TIMEOUT_S)
+            self._client = _JWKClient(settings.jwt_jwks_url, timeout=JWKS_TIMEOUT_S)
 
     @property
     def may_block(self) -> bool:

@@ -17,6 +17,7 @@ from sigmawatch.audit import AuditEntry, AuditRecord
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry.catalogue import CatalogueQuery
 from sigmawatch.registry.errors import model_not_found, registry_unavailable, version_not_found
+from sigmawatch.registry.health_protocol import SharedCounts
 from sigmawatch.registry.health_records import PeriodCounts
 from sigmawatch.registry.records import SeriesRecord, VersionRecord
 from sigmawatch.registry.rollout_records import (
@@ -90,6 +91,7 @@ class MemoryState:
         self.labels: dict[str, dict[int, tuple[float, bool, datetime]]] = {}
         # Hourly and daily periods, drift references (memory/health.py).
         self.periods: dict[tuple[timedelta, str, int, datetime], PeriodCounts] = {}
+        self.summary: SharedCounts | None = None
         self.drift_references: dict[tuple[str, int], tuple[float, ...]] = {}
         # API keys by hash and the audit log (memory/access.py).
         self.api_keys: dict[str, ApiKeyRecord] = {}

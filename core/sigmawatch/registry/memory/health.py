@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from sigmawatch.registry.health_protocol import SharedCounts
 from sigmawatch.registry.health_records import (
     DAY,
     HOUR,
@@ -108,6 +109,16 @@ class Health(MemoryState):
     @atomic
     def drifting(self, query: HealthQuery) -> HealthPage[DriftRow]:
         return _page(self._drifting(query), query, lambda r: (r.series_id, r.version))
+
+    @atomic
+    def shared_counts(
+        self, rates: HealthQuery, drift: HealthQuery, max_age_s: float
+    ) -> SharedCounts | None:
+        now = datetime.now(UTC)
+        last = self.summary
+        if last is None or last.computed_at <= now - timedelta(seconds=max_age_s):
+            self.summary = SharedCounts(len(self._rates(rates)), len(self._drifting(drift)), now)
+        return self.summary
 
     @atomic
     def count_over(self, rates: HealthQuery, drift: HealthQuery) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sigmawatch.registry.health_protocol import SharedCounts
 from sigmawatch.registry.health_records import (
     DriftRow,
     HealthPage,
@@ -13,7 +14,7 @@ from sigmawatch.registry.health_records import (
     VersionHealth,
     width_for,
 )
-from sigmawatch.registry.postgres import health
+from sigmawatch.registry.postgres import health, summary
 from sigmawatch.registry.postgres.pooled import Pooled
 from sigmawatch.registry.rollout_records import StatsRow
 
@@ -39,6 +40,12 @@ class HealthMethods(Pooled):
     def drifting(self, query: HealthQuery) -> HealthPage[DriftRow]:
         with self._lagging_read("drifting") as conn:
             return health.drifting(conn, query)
+
+    def shared_counts(
+        self, rates: HealthQuery, drift: HealthQuery, max_age_s: float
+    ) -> SharedCounts | None:
+        with self._write("shared_counts") as conn:  # the primary: where they are stored
+            return summary.shared_counts(conn, rates, drift, max_age_s)
 
     def count_over(self, rates: HealthQuery, drift: HealthQuery) -> tuple[int, int]:
         with self._lagging_read("count_over") as conn:

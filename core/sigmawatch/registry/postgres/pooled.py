@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
+from opentelemetry.trace import SpanKind
+
+from sigmawatch import tracing
 from sigmawatch.breaker import Breaker
 from sigmawatch.registry.postgres.connection import (
     POOL_WAIT_S,
@@ -41,6 +44,7 @@ BULK = frozenset(
         "prune_results",
         "prune_stats",
         "count_over",
+        "shared_counts",
         "prune_health",
         "record_periods",
         "prune_audit",
@@ -94,8 +98,9 @@ class Pooled:
     @contextmanager
     def _borrow(self, what: str, deadline: float | None) -> Iterator[Conn]:
         """A pooled connection for one call: through the breaker, errors translated,
-        the connection wait and the call both within `deadline`."""
+        the connection wait and the call both within `deadline`; a span when traced."""
         with (
+            _span(what),
             self._guarded(),
             translated(what),
             self._pool.connection(timeout=deadline or POOL_WAIT_S) as conn,
@@ -119,7 +124,12 @@ class Pooled:
             return
         assert self._replica is not None
         try:
-            with self._guarded(), translated(what), WATCHDOG.watch(conn, self._deadline(what)):
+            with (
+                _span(what, replica=True),
+                self._guarded(),
+                translated(what),
+                WATCHDOG.watch(conn, self._deadline(what)),
+            ):
                 yield conn
         finally:
             self._replica.putconn(conn)
@@ -165,3 +175,11 @@ class Pooled:
         self._pool.close(timeout=0.2)
         if self._replica is not None:
             self._replica.close(timeout=0.2)
+
+
+def _span(what: str, *, replica: bool = False) -> AbstractContextManager[object]:
+    """`registry.<operation>` inside a traced request, run or reconcile (OBS-5)."""
+    attributes = {tracing.DB_SYSTEM: "postgresql", tracing.DB_OPERATION: what}
+    if replica:
+        attributes["db.replica"] = "true"
+    return tracing.child(f"registry.{what}", attributes, kind=SpanKind.CLIENT)

@@ -55,6 +55,7 @@ def register(conn: Conn, new: NewVersion, *, promote: bool) -> Registration:
             new.training_ms,
             new.source,
             Jsonb(new.state) if new.state is not None else None,
+            Jsonb(new.stats),  # packed into drift_quantiles by the statement
         ),
     )
     conn.execute(
@@ -141,6 +142,8 @@ def centre_scale_states(
     }
     with conn.transaction():
         conn.execute(_sql.NO_NESTED_LOOPS)
+        if series_ids is None:
+            conn.execute(_sql.NO_STATEMENT_TIMEOUT)
         cursor = conn.cursor(name="sigmawatch_centre_scale", row_factory=tuple_row, binary=True)
         with cursor:
             cursor.itersize = 1

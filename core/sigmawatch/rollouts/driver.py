@@ -201,24 +201,17 @@ def _change(
     """Apply a driver's command; when an analysis moved the rollout meanwhile, apply it
     again to what the rollout is now."""
     with correlated(rollout.correlation_id):
-        return _apply(registry, rollout, driver, next_state, reason)
-
-
-def _apply(
-    registry: Registry,
-    rollout: RolloutRecord,
-    driver: Driver,
-    next_state: Callable[[RolloutRecord], RolloutState],
-    reason: str,
-) -> RolloutRecord:
-    for _ in range(5):
-        _owned(rollout, driver)
-        updated = registry.update_rollout(
-            rollout.rollout_id, revision=rollout.revision, state=next_state(rollout), reason=reason
-        )
-        if updated is not None:
-            return updated
-        rollout = registry.get_rollout(rollout.rollout_id)
+        for _ in range(5):
+            _owned(rollout, driver)
+            updated = registry.update_rollout(
+                rollout.rollout_id,
+                revision=rollout.revision,
+                state=next_state(rollout),
+                reason=reason,
+            )
+            if updated is not None:
+                return updated
+            rollout = registry.get_rollout(rollout.rollout_id)
     raise SigmawatchError(
         ErrorCode.STORAGE_UNAVAILABLE, f"rollout {rollout.name} keeps changing; retry"
     )

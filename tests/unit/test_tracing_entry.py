@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -45,7 +46,9 @@ def _requests(*calls: tuple[str, str, dict[str, str]]) -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return [await client.request(m, url, headers=h) for m, url, h in calls]
 
-    return asyncio.run(run())
+    # A thread of its own: an earlier test of the session may leave a loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def test_server_span_continues_the_callers_trace(spans: InMemorySpanExporter) -> None:

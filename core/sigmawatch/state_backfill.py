@@ -22,6 +22,7 @@ from sigmawatch.artifacts.manifest import read_manifest
 from sigmawatch.detectors import CENTRE_SCALE
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.registry import Registry
+from sigmawatch.registry.records import VersionRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,9 @@ class BackfillReport:
         }
 
 
-def state_from_artifact(
-    registry: Registry, store: ArtifactStore, series_id: str, version: int
-) -> dict[str, float]:
+def state_from_artifact(record: VersionRecord, store: ArtifactStore) -> dict[str, float]:
     """The fitted numbers of a version's verified manifest (ARTIFACT_CORRUPT when unusable)."""
-    record = registry.get_version(series_id, version)
+    series_id, version = record.series_id, record.version
     manifest = read_manifest(store, record.artifact_prefix, record.manifest_sha256)
     raw = manifest.get("state")
     names = CENTRE_SCALE.get(record.detector.kind, ())
@@ -86,7 +85,7 @@ def backfill_states(
         for record in found:
             after = (record.series_id, record.version)
             try:
-                state = state_from_artifact(registry, store, record.series_id, record.version)
+                state = state_from_artifact(record, store)
             except SigmawatchError as exc:
                 if exc.retryable:
                     raise  # storage down: stop, a rerun carries on where rows still lack it

@@ -18,6 +18,7 @@ a fleet run were rejected, 4 the registry or the store did not answer.
 from __future__ import annotations
 
 import argparse
+import atexit
 import getpass
 import os
 import signal
@@ -78,7 +79,9 @@ def serve(args: argparse.Namespace) -> int:
     if settings.database_url is None:
         # Started before the app, and kept running: this process restarts it if it dies.
         os.environ["SIGMAWATCH_DATABASE_URL"] = database_url(settings)
-        EmbeddedSupervisor(settings.data_dir).start()
+        supervisor = EmbeddedSupervisor(settings.data_dir).start()
+        # Registered after the wheel's handler, so it runs first (atexit is LIFO).
+        atexit.register(supervisor.stop)
         settings = load_settings(ServiceSettings, **overrides)
     # Timeouts, TLS and no server banner (SEC-1, SEC-5): http_server.py. One process.
     uvicorn.run(create_app(settings), **uvicorn_options(settings))

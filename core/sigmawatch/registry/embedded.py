@@ -8,7 +8,9 @@ server would never be stopped again: dead ids are dropped at start.
 
 The process that starts the server also keeps it running
 (`EmbeddedSupervisor`): a server that died is started again on the same
-data folder and socket, and the registry's pool reconnects by itself.
+data folder and socket, and the registry's pool reconnects by itself. It is
+stopped (and waited for) before the server is, so a shutdown right after the
+server died cannot leave a freshly restarted one behind.
 """
 
 from __future__ import annotations
@@ -104,8 +106,15 @@ class EmbeddedSupervisor:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop checking, and wait for a restart in progress to finish.
+
+        Called before the wheel's exit handler stops the server: a restart
+        still running then would start a server that nothing ever stops.
+        """
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

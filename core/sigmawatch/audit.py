@@ -26,6 +26,8 @@ from datetime import datetime
 from hashlib import sha256
 from typing import Any
 
+from sigmawatch import tracing
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -90,7 +92,12 @@ class AuditEntry:
     actor: Actor | None = None
 
     def by(self) -> Actor:
-        return self.actor or current_actor()
+        """Who acts, with the active trace when the actor brought none: a CLI command,
+        a training Job and the operator act inside their own spans (OBS-5)."""
+        actor = self.actor or current_actor()
+        if actor.trace_id is None and (trace_id := tracing.current_trace_id()) is not None:
+            return replace(actor, trace_id=trace_id)
+        return actor
 
 
 @dataclass(frozen=True, slots=True)

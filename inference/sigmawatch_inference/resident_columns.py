@@ -49,6 +49,19 @@ class Scored:
     anomalies: BoolArray
 
 
+def answered_points(
+    rows: Rows, counts: IntArray, values: FloatArray, ok: BoolArray, scores: FloatArray
+) -> tuple[Rows, FloatArray, FloatArray]:
+    """Each answered point's row, value and score: what drift bins and the score
+    histogram count."""
+    single = counts.size == values.size
+    point_rows = rows if single else np.repeat(rows, counts)
+    if ok.all():
+        return point_rows, values, scores
+    point_ok = ok if single else np.repeat(ok, counts)
+    return point_rows[point_ok], values[point_ok], scores[point_ok]
+
+
 def among[M](items: dict[int, M], kept: list[int]) -> dict[int, M]:
     """Shadows or canaries keyed by request position, re-keyed by position among the
     `kept` ones (each of which they must be)."""

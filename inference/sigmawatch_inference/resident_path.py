@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch import tracing
+from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.detectors.centre_scale import distance
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.loading import LoadedModel
@@ -48,8 +49,10 @@ from sigmawatch_inference.resident_columns import (
     Rows,
     Scored,
     among,
+    answered_points,
 )
 from sigmawatch_inference.resident_shadow import route_rows, score_shadows
+from sigmawatch_inference.resident_spans import record_one, record_pass
 from sigmawatch_inference.routing import RoutingTable
 from sigmawatch_inference.settings import ServiceSettings
 from sigmawatch_inference.stats_buffer import StatsBuffer, scoring_clock
@@ -97,6 +100,20 @@ class ResidentPath:
         """Score items of `counts` points each (all > 0), back to back in the arrays;
         `shadows` are candidates to score beside them, and `canaries` the canary items
         (a candidate answers for those it holds), by position among the items."""
+        with tracing.child("model.score") as span:
+            scored = self._score(rows, counts, timestamps, values, shadows, canaries)
+            record_pass(span, values, scored)
+            return scored
+
+    def _score(
+        self,
+        rows: Rows,
+        counts: IntArray,
+        timestamps: IntArray,
+        values: FloatArray,
+        shadows: dict[int, LoadedModel] | None,
+        canaries: Canaries | None,
+    ) -> Scored:
         started = scoring_clock()
         g = self.table.gather(rows)
         if canaries:  # candidate items take their models' numbers
@@ -158,24 +175,15 @@ class ResidentPath:
                     self.table.count_beside, self.metrics, routed, rows, ok, counts,
                     scores, n_anomalies, values, ms,
                 )  # fmt: skip
-            drift = self._drift_bins(rows, counts, values, on_table, scores)
+            point_rows, answered_values, answered_scores = answered_points(
+                rows, counts, values, on_table, scores
+            )
+            self.metrics.scores.observe(answered_scores)
+            drift = point_rows, self.table.bin_points(point_rows, answered_values)
             mine = np.flatnonzero(on_table)
             self.table.count(rows[mine], counts[mine], n_anomalies[mine], ms, drift)
             self.metrics.resident_answers.inc(int(answered.size))
         return scored
-
-    def _drift_bins(
-        self, rows: Rows, counts: IntArray, values: FloatArray, ok: BoolArray, scores: FloatArray
-    ) -> tuple[Rows, IntArray]:
-        """Each answered point's row and drift bin (sigmawatch.drift), in one pass; the
-        answered scores go to the score histogram on the way."""
-        single = counts.size == values.size
-        point_rows = rows if single else np.repeat(rows, counts)
-        if not ok.all():
-            point_ok = ok if single else np.repeat(ok, counts)
-            point_rows, values, scores = point_rows[point_ok], values[point_ok], scores[point_ok]
-        self.metrics.scores.observe(scores)
-        return point_rows, self.table.bin_points(point_rows, values)
 
     def warnings(self, scored: Scored, item: int, timestamps: IntArray) -> list[dict[str, Any]]:
         if not scored.warned[item]:
@@ -227,6 +235,8 @@ class ResidentPath:
             self.metrics.rollout_points.add("stable" if candidate is None else "candidate", 1)
         self.metrics.resident_answers.inc()
         self.metrics.scores.observe_one(score)
+        if tracing.enabled():
+            record_one(request.series_id, version, KINDS[kind], anomaly)
         return Prediction(
             series_id=request.series_id,
             version=version,

@@ -138,7 +138,8 @@ class OperatorApp:
                 try:
                     # OBS-5: the reconcile's registry calls, and a training Job it starts
                     # (its TRACEPARENT), belong to this span's trace.
-                    with acting_as(_actor(body)), tracing.span("operator.reconcile", _traced(body)):
+                    traced = _traced(body, "anomalymodel")
+                    with acting_as(_actor(body)), tracing.span("operator.reconcile", traced):
                         outcome = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
                 except Exception as exc:
                     self.metrics.reconciles.labels("AnomalyModel", "error").inc()
@@ -232,7 +233,8 @@ class OperatorApp:
             with self.metrics.reconcile_seconds.labels("ModelRollout").time():
                 snapshot = _plain(body)
                 try:
-                    with acting_as(_actor(body)):
+                    traced = _traced(body, "modelrollout")  # OBS-5: a trace a tick
+                    with acting_as(_actor(body)), tracing.span("operator.rollout", traced):
                         outcome = await asyncio.to_thread(self.rollouts.reconcile, snapshot)
                 except Exception as exc:
                     self.metrics.reconciles.labels("ModelRollout", "error").inc()
@@ -274,9 +276,9 @@ def _actor(body: kopf.Body) -> Actor:
     return Actor(f"operator/{meta['namespace']}/{meta['name']}")
 
 
-def _traced(body: kopf.Body) -> dict[str, str]:
+def _traced(body: kopf.Body, kind: str) -> dict[str, str]:
     meta = body["metadata"]
-    return {"k8s.namespace.name": meta["namespace"], "anomalymodel.name": meta["name"]}
+    return {"k8s.namespace.name": meta["namespace"], f"{kind}.name": meta["name"]}
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

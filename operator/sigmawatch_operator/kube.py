@@ -1,13 +1,20 @@
-"""The few Kubernetes API calls the operator makes, over the official client."""
+"""The few Kubernetes API calls the operator makes, over the official client.
+
+Each is a client span (`k8s.<call>`) inside a traced reconcile (OBS-5).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from opentelemetry.trace import SpanKind
 
+from sigmawatch import tracing
 from sigmawatch.training_job import GROUP, VERSION
 from sigmawatch_operator.job_client import JobRejectedError
 from sigmawatch_operator.jobs import MODEL_LABEL
@@ -36,6 +43,20 @@ def _not_applicable(exc: ApiException) -> bool:
     return isinstance(status, dict) and not (status.get("details") or {}).get("causes")
 
 
+def _spanned[**P, R](call: Callable[P, R]) -> Callable[P, R]:
+    """The call as a `k8s.<name>` client span, with the namespace it acts in."""
+    name = f"k8s.{call.__name__}"
+
+    @functools.wraps(call)
+    def spanned(*args: P.args, **kwargs: P.kwargs) -> R:
+        namespace = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+        attributes = {"k8s.namespace.name": namespace} if namespace else None
+        with tracing.child(name, attributes, kind=SpanKind.CLIENT):
+            return call(*args, **kwargs)
+
+    return spanned
+
+
 def load_config() -> None:
     """In a pod: its service account; elsewhere: KUBECONFIG / ~/.kube/config."""
     try:
@@ -50,11 +71,13 @@ class KubeApi:
         self.batch = client.BatchV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
+    @_spanned
     def list_jobs(self, namespace: str, model: str) -> list[dict[str, Any]]:
         jobs = self.batch.list_namespaced_job(namespace, label_selector=f"{MODEL_LABEL}={model}")
         serialized: list[dict[str, Any]] = self.api.sanitize_for_serialization(jobs.items)
         return serialized
 
+    @_spanned
     def create_job(self, manifest: dict[str, Any]) -> bool:
         """True when created; False when a Job of that name exists (adopted)."""
         try:
@@ -68,6 +91,7 @@ class KubeApi:
             raise
         return True
 
+    @_spanned
     def get_model(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             found = cast(
@@ -82,6 +106,7 @@ class KubeApi:
             raise
         return found
 
+    @_spanned
     def annotate_model(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
         """Set annotations on an AnomalyModel (a merge patch); a deleted model is fine."""
         patch = {"metadata": {"annotations": annotations}}
@@ -93,6 +118,7 @@ class KubeApi:
             if exc.status != 404:
                 raise
 
+    @_spanned
     def get_virtual_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             found = cast(
@@ -107,6 +133,7 @@ class KubeApi:
             raise
         return found
 
+    @_spanned
     def patch_virtual_service(self, namespace: str, name: str, patch: list[dict[str, Any]]) -> None:
         try:
             self.custom.patch_namespaced_custom_object(

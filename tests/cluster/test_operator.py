@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
+from sigmawatch import tracing
 from sigmawatch.audit import AuditQuery
 from sigmawatch.registry.rollout_records import IstioRoute, StatsRow
 from sigmawatch_operator.istio_route import Weights, locate, patch_ops
@@ -637,6 +640,33 @@ def test_the_json_patch_sets_only_the_weights_and_fails_on_a_changed_object(
     with pytest.raises(VirtualServiceRejectedError):
         kube.patch_virtual_service(ns, "sigmawatch-inference", invalid)
     assert kube.get_virtual_service(ns, "no-such-service") is None
+
+
+@pytest.mark.usefixtures("istio_crds")
+def test_kubernetes_calls_are_client_spans_of_the_tick_that_makes_them(
+    plant: Plant, namespace: str
+) -> None:
+    """OBS-5: inside a traced reconcile or rollout tick, each API call is a span."""
+    plant.apply(namespace, manifest_virtual_service())
+    kube = KubeApi(plant.cluster.api_client())
+    exporter = InMemorySpanExporter()
+    assert tracing.configure("sigmawatch-operator", {}, exporter=exporter)
+    try:
+        with tracing.span("operator.rollout") as tick:
+            assert kube.get_virtual_service(namespace, "sigmawatch-inference") is not None
+            assert kube.get_model(namespace, "no-such-model") is None  # a 404 is an answer
+        assert kube.get_virtual_service(namespace, "sigmawatch-inference")  # no trace: no span
+        spans = {s.name: s for s in exporter.get_finished_spans()}
+    finally:
+        tracing.shutdown()
+    assert set(spans) == {"operator.rollout", "k8s.get_virtual_service", "k8s.get_model"}
+    for name in ("k8s.get_virtual_service", "k8s.get_model"):
+        call = spans[name]
+        assert call.parent is not None
+        assert call.parent.span_id == tick.get_span_context().span_id
+        assert call.kind is SpanKind.CLIENT
+        assert call.attributes == {"k8s.namespace.name": namespace}
+        assert call.status.status_code is StatusCode.UNSET
 
 
 def test_deleting_a_model_keeps_its_versions(

@@ -41,12 +41,14 @@ def jaeger(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Ite
 
 
 @pytest.fixture(scope="module")
-def traced_service(make_service: ServiceFactory, jaeger: Jaeger) -> Callable[[str], Service]:
-    """A service exporting to Jaeger as `name`; the resident table off, so a first
-    predict of a series always loads its model (the path under test)."""
+def traced_service(make_service: ServiceFactory, jaeger: Jaeger) -> Callable[..., Service]:
+    """A service exporting to Jaeger as `name`; the resident table off unless asked
+    for, so a first predict of a series always loads its model (the path under test)."""
 
-    def make(name: str) -> Service:
-        env = otel_env(jaeger, name) | {"SIGMAWATCH_RESIDENT_MAX_BYTES": "0"}
+    def make(name: str, *, resident: bool = False) -> Service:
+        env = otel_env(jaeger, name)
+        if not resident:
+            env["SIGMAWATCH_RESIDENT_MAX_BYTES"] = "0"
         return make_service(name, env=env, shares="traces")
 
     return make

@@ -19,7 +19,7 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
 from sigmawatch import tracing
-from sigmawatch.training_job import ENV_SERIES
+from sigmawatch.training_job import ENV_CORRELATION, ENV_SERIES
 from sigmawatch_operator.config import OperatorConfig
 from sigmawatch_operator.jobs import build_job
 from sigmawatch_operator.model_spec import parse_spec
@@ -33,13 +33,14 @@ from support.service import ROOT, SOURCE_ROOTS, Service, ServiceFactory
 from .conftest import otel_env, unique
 
 PREDICT = "POST /v1/series/{series_id}/predict"
+BATCH = "POST /v1/predict"
 TRAIN = "POST /v1/series/{series_id}/train"
 JOB_ARGS = ("train-fleet", "--run-id", "tr-job", "--dataset")
 NOW = int(series_data(12_000)[0][-1]) + 300
 
 
 @pytest.fixture(scope="module")
-def service(traced_service: Callable[[str], Service]) -> Service:
+def service(traced_service: Callable[..., Service]) -> Service:
     return traced_service(unique("sigmawatch-inference"))
 
 
@@ -125,6 +126,43 @@ def test_a_cache_missing_predict_is_one_trace_of_load_query_read_and_score(
     (other,) = {s.trace_id for t in traces for s in t} - {trace[0].trace_id}
     hit = jaeger.trace_with(other, PREDICT, "model.score")
     assert {s.name for s in hit} == {PREDICT, "model.score"}
+
+
+def test_answers_from_the_resident_table_carry_their_scoring_span(
+    client: httpx.Client, traced_service: Callable[..., Service], jaeger: Jaeger
+) -> None:
+    """A resident answer has no load and no query, but still its `model.score`."""
+    for series in ("tr_res_a", "tr_res_b"):  # trained first: a pod loads its table at start
+        trained = client.post(f"/v1/series/{series}/train", json=train_body(seed=4))
+        assert trained.status_code == 201
+    service = traced_service(unique("sigmawatch-resident"), resident=True)
+    with service.client() as client:
+        assert client.get("/healthcheck").json()["models_resident"] >= 2
+        one = client.post("/v1/series/tr_res_a/predict", json={"timestamp": NOW, "value": 1.0})
+        assert one.status_code == 200
+        items = [
+            {"series_id": s, "timestamps": [NOW, NOW + 300], "values": [10.0, 99.0]}
+            for s in ("tr_res_a", "tr_res_b")
+        ]
+        assert client.post("/v1/predict", json={"items": items}).status_code == 200
+
+    (single,) = predict_traces(jaeger, service, "tr_res_a", 1)
+    spans = by_name(jaeger.trace_with(single[0].trace_id, PREDICT, "model.score"))
+    assert set(spans) == {PREDICT, "model.score"}, sorted(spans)
+    score = child_of(spans, "model.score", PREDICT)
+    assert score.tags["model.resident"] is True
+    assert (score.tags[tracing.SERIES_ID], score.tags[tracing.VERSION]) == ("tr_res_a", 1)
+    assert score.tags["model.points"] == 1
+
+    def batch() -> list[list[Span]] | None:
+        return jaeger.traces(name_of(service), BATCH) or None
+
+    (found,) = jaeger.wait_for(batch, "the batch's trace")
+    spans = by_name(jaeger.trace_with(found[0].trace_id, BATCH, "model.score"))
+    assert set(spans) == {BATCH, "model.score"}, sorted(spans)
+    score = child_of(spans, "model.score", BATCH)
+    assert (score.tags["model.items"], score.tags["model.points"]) == (2, 4)
+    assert score.tags["model.anomalies"] == 2  # 99.0 is far out in both series
 
 
 def test_an_incoming_traceparent_is_continued_and_its_baggage_kept(
@@ -241,6 +279,11 @@ def test_a_training_job_joins_the_trace_of_the_reconcile_that_made_it(
     assert child_of(spans, "training.series", "training.run").tags[tracing.VERSION] == 1
     assert child_of(spans, "artifact.write", "training.series")
     assert any(s.name.startswith("registry.") and s.service == training for s in trace)
+    # The Job's audit entries name the trace they were written in.
+    query = {"correlation_id": env[ENV_CORRELATION], "limit": 100}
+    audited = client.get("/v1/audit", params=query).json()["items"]
+    assert {e["action"] for e in audited} >= {"train"}, audited
+    assert {e["trace_id"] for e in audited} == {trace_id}
 
 
 def test_a_service_on_s3_traces_its_artifacts_and_s3_accepts_the_propagated_context(

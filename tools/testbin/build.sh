@@ -21,6 +21,11 @@ build() {
   local name=$1 key out
   key=$(cat "$here/$name/go.mod" "$here/$name/go.sum" "$0" | sha256sum | cut -c1-16)
   out="$cache/$name-$key"
+  # One build of a set at a time: two test tiers (or two checkouts) asking for the
+  # same set at once would each clear the other's half-built folder.
+  mkdir -p "$cache"
+  exec {lock}>"$cache/.$name.lock"
+  flock "$lock"
   if [ ! -f "$out/.complete" ]; then
     echo "building $name test binaries into $out (first run takes a while)" >&2
     rm -rf "$out.tmp" && mkdir -p "$out.tmp"
@@ -52,6 +57,7 @@ build() {
     touch "$out.tmp/.complete"
     rm -rf "$out" && mv "$out.tmp" "$out"
   fi
+  exec {lock}>&-
   echo "$name=$out"
 }
 

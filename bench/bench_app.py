@@ -17,7 +17,7 @@ import argparse
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 
 from sigmawatch.logs import configure_logging
 from sigmawatch.settings import load_settings
@@ -31,8 +31,6 @@ PARAMS_PATH = "/bench/params/{series_id}"
 
 
 def create_bench_app() -> FastAPI:
-    app = create_app(load_settings(ServiceSettings))
-
     async def empty() -> OrjsonResponse:
         return OrjsonResponse({})
 
@@ -40,11 +38,12 @@ def create_bench_app() -> FastAPI:
     async def params(series_id: str, request: Request, version: str | None = None) -> Any:
         return OrjsonResponse({})
 
-    # Added after create_app: the middleware stack is built on the first
-    # request, so these routes sit behind BodyLimit and RequestMetrics too.
-    app.add_api_route(EMPTY_PATH, empty, methods=["POST"], include_in_schema=False)
-    app.add_api_route(PARAMS_PATH, params, methods=["POST"], include_in_schema=False)
-    return app
+    # Matched first, so the floor pays no route matching (the predict routes are the
+    # service's first); behind BodyLimit, RequestMetrics and the rest like every route.
+    router = APIRouter()
+    router.add_api_route(EMPTY_PATH, empty, methods=["POST"], include_in_schema=False)
+    router.add_api_route(PARAMS_PATH, params, methods=["POST"], include_in_schema=False)
+    return create_app(load_settings(ServiceSettings), first=[router])
 
 
 def main() -> None:

@@ -34,19 +34,6 @@ class ValueRange(Protocol):
     def value_max(self) -> float: ...
 
 
-class Tolerances(Protocol):
-    """VAL-7's warning distances (the service's settings carry them)."""
-
-    @property
-    def future_tolerance_s(self) -> int: ...
-
-    @property
-    def past_tolerance_s(self) -> int: ...
-
-    @property
-    def training_gap_tolerance_s(self) -> int: ...
-
-
 def validate_series_id(series_id: object) -> str:
     if not isinstance(series_id, str) or not SERIES_ID_RE.fullmatch(series_id):
         shown = series_id[:140] if isinstance(series_id, str) else series_id
@@ -253,48 +240,3 @@ def validate_training(
             min_std=settings.min_std,
         )
     return TrainingData(timestamps, values)
-
-
-def timestamp_warnings(
-    timestamps: IntArray,
-    *,
-    now: float,
-    training_range: tuple[int, int] | None,
-    settings: Tolerances,
-) -> list[dict[str, Any]]:
-    """VAL-7: timestamps far from now or from the training range warn, never fail."""
-    if timestamps.size == 0:
-        return []
-    warnings: list[dict[str, Any]] = []
-    lo, hi = int(timestamps.min()), int(timestamps.max())
-    if hi > now + settings.future_tolerance_s:
-        warnings.append(
-            {
-                "code": "TIMESTAMP_IN_FUTURE",
-                "message": "timestamp is ahead of the server clock",
-                "timestamp": hi,
-                "seconds_ahead": int(hi - now),
-            }
-        )
-    if lo < now - settings.past_tolerance_s:
-        warnings.append(
-            {
-                "code": "TIMESTAMP_FAR_IN_PAST",
-                "message": "timestamp is far behind the server clock",
-                "timestamp": lo,
-                "seconds_behind": int(now - lo),
-            }
-        )
-    if training_range is not None:
-        start, end = training_range
-        gap = settings.training_gap_tolerance_s
-        if lo < start - gap or hi > end + gap:
-            warnings.append(
-                {
-                    "code": "TIMESTAMP_OUTSIDE_TRAINING_RANGE",
-                    "message": "timestamp is far from the data this version was trained on",
-                    "training_start": start,
-                    "training_end": end,
-                }
-            )
-    return warnings

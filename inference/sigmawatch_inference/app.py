@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -81,8 +81,12 @@ PREDICT_ROUTES = frozenset({"/v1/series/{series_id}/predict", "/v1/predict"})
 
 
 def create_app(
-    settings: ServiceSettings | None = None, services: Services | None = None
+    settings: ServiceSettings | None = None,
+    services: Services | None = None,
+    first: Sequence[APIRouter] = (),
 ) -> FastAPI:
+    """The service's app; `first` are routers matched before its own (the benchmarks'
+    do-nothing routes, so their floor pays no route matching the real routes skip)."""
     settings = settings or load_settings(ServiceSettings)
     tracing.configure(SERVICE_NAME)  # OBS-5: from the OTEL_* variables; off by default
     services = services or Services(settings)
@@ -120,11 +124,14 @@ def create_app(
         telemetry={"tracing": False, "operation_spans": False},
     )
     app.state.services = services
-    routers = [
+    # FastAPI matches routes in order and each one passed over costs ~1.5 µs
+    # (0.165): behind every other router, a predict paid ~50 µs before its handler
+    # ran (docs/performance.md). The hot routes come first.
+    routers = [*first] + [
         module.build(services)
         for module in (
-            train,
             predict,
+            train,
             versions,
             rollouts,
             feedback,

@@ -27,7 +27,8 @@ from sigmawatch.drift import bin_counts
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.spec import Strategy
-from sigmawatch.validation import check_timestamps, check_values, timestamp_warnings
+from sigmawatch.time_warnings import timestamp_warnings
+from sigmawatch.validation import check_timestamps, check_values
 from sigmawatch_inference import offload
 from sigmawatch_inference.metrics import ENDPOINTS, Metrics
 from sigmawatch_inference.model_lookup import ModelLookup, Models

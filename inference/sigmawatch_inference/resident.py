@@ -23,7 +23,6 @@ dozen one-element numpy calls per series (issue 10).
 
 from __future__ import annotations
 
-import bisect
 import logging
 import threading
 import time
@@ -123,17 +122,14 @@ class ResidentTable:
             row = c.row_of(series_id)
             if row < 0:
                 return None
-            return row, int(c.version[row]), int(c.kind[row]), c.params[row].tolist()
+            return row, *c.numbers(row)
 
     def count_one(self, row: int, anomaly: bool, latency_ms: float, value: float) -> None:
         """`count` for one single-point answer of `value`."""
         bucket = self._now_bucket()
         with self._lock:
             self._enter_bucket(bucket)
-            c = self._columns
-            c.counts[row] += (1.0, float(anomaly), 1.0, latency_ms)
-            # A row without drift bins (NaN edges) counts in bin 0; its bins are ignored.
-            c.bins[row, bisect.bisect_left(c.edges[:, row].tolist(), value)] += 1
+            self._columns.count_one(row, anomaly, latency_ms, value)
 
     def gather(self, rows: Rows) -> Gathered:
         with self._lock:
@@ -178,12 +174,16 @@ class ResidentTable:
                     key, edges = (by.series_id, by.version), by.drift_edges
                 self._beside.add(key, edges, points, anomalies, latency_ms, values)
 
-    def bin_points(self, rows: Rows, values: FloatArray) -> IntArray:
+    def bin_points(self, rows: Rows, values: FloatArray, *, one_row: bool = False) -> IntArray:
         """Each value's drift bin against its row's edges: how many edges lie below it
-        (a row without drift bins gives 0, and is ignored when spilled)."""
-        index = np.zeros(values.size, np.uint8)  # bytes: 7 sums cost less than in int64
+        (a row without drift bins gives 0, and is ignored when spilled). `one_row`: every
+        value is of `rows[0]`, whose sorted edges one search answers (NaN sorts last)."""
         with self._lock:
-            for quantile in self._columns.edges:
+            edges = self._columns.edges
+            if one_row and rows.size:
+                return np.searchsorted(edges[:, rows[0]], values, side="left")
+            index = np.zeros(values.size, np.uint8)  # bytes: 7 sums cost less than int64
+            for quantile in edges:
                 index += quantile[rows] < values
         return index.astype(np.int64)
 

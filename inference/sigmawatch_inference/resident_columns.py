@@ -5,8 +5,9 @@ See resident.py for what the table is for; this is its layout.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
@@ -87,6 +88,13 @@ class Columns:
     # gathers each quantile's row numbers contiguously); NaN for a row without drift bins.
     edges: FloatArray
     bins: npt.NDArray[np.int32]  # n × N_BINS scored values per bin, kept between flushes
+    # The same buffers as memoryviews, for one row at a time: indexing one gives a
+    # Python number in ~50 ns, where a numpy call on one element, ~1 µs in a loop,
+    # took ~20 µs inside a request (its code no longer in the CPU's caches).
+    views: _Views = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.views = _Views(self)
 
     @property
     def size(self) -> int:
@@ -100,18 +108,37 @@ class Columns:
         return self.ids[self.offsets[row] : self.offsets[row + 1]].decode()
 
     def row_of(self, series_id: str) -> int:
-        """One series' row, or -1: `lookup_rows` for one id, without arrays."""
+        """One series' row, or -1: `lookup_rows` for one id, without numpy calls."""
+        v = self.views
         h1 = hash(series_id)
-        row = int(self.h1.searchsorted(h1))
-        if row >= self.size or self.h1[row] != h1 or not self.version[row]:
+        row = bisect.bisect_left(v.h1, h1)
+        if row >= len(v.h1) or v.h1[row] != h1 or not v.version[row]:
             return -1
-        return row if self.h2[row] == hash(SALT + series_id) else -1
+        return row if v.h2[row] == hash(SALT + series_id) else -1
+
+    def numbers(self, row: int) -> tuple[int, int, list[float]]:
+        """One row's version, kind and params (THRESHOLD, CENTRE, SCALE, START, END)."""
+        v = self.views
+        return v.version[row], v.kind[row], [v.params[row, j] for j in range(5)]
+
+    def count_one(self, row: int, anomaly: bool, latency_ms: float, value: float) -> None:
+        """One single-point answer of `value` in the row's counters and drift bins."""
+        v = self.views
+        v.counts[row, POINTS] += 1.0
+        v.counts[row, ANOMALIES] += float(anomaly)
+        v.counts[row, REQUESTS] += 1.0
+        v.counts[row, LATENCY_MS] += latency_ms
+        # A row without drift bins (NaN edges) counts in bin 0; its bins are ignored.
+        edges = [v.edges[q, row] for q in range(N_EDGES)]
+        v.bins[row, bisect.bisect_left(edges, value)] += 1
 
     def lookup_rows(self, series_ids: list[str], *, retired: bool = False) -> Rows:
         """Each series' row, or -1: not in the table, or retired (unless `retired`)."""
         n = len(series_ids)
         if self.size == 0 or n == 0:
             return np.full(n, -1, np.int64)
+        if n == 1 and not retired:  # one series' batch: ~10 numpy calls less
+            return np.array([self.row_of(series_ids[0])], np.int64)
         wanted = np.fromiter(map(hash, series_ids), np.int64, n)
         rows = np.searchsorted(self.h1, wanted)
         np.minimum(rows, self.size - 1, out=rows)
@@ -124,6 +151,23 @@ class Columns:
         found = np.full(n, -1, np.int64)
         found[good] = rows[good]
         return found
+
+
+class _Views:
+    """Memoryviews of a `Columns`' arrays (see `Columns.views`); they share its memory,
+    so the in-place changes of either are the other's."""
+
+    __slots__ = ("bins", "counts", "edges", "h1", "h2", "kind", "params", "version")
+    # The stubs know memoryviews of bytes only; these hold float64s and int32s too.
+    params: Any
+    counts: Any
+    edges: Any
+
+    def __init__(self, c: Columns) -> None:
+        self.h1, self.h2 = memoryview(c.h1), memoryview(c.h2)
+        self.version, self.kind = memoryview(c.version), memoryview(c.kind)
+        self.params, self.counts = memoryview(c.params), memoryview(c.counts)
+        self.edges, self.bins = memoryview(c.edges), memoryview(c.bins)
 
 
 def build(chunks: Iterable[CentreScaleColumns], max_bytes: int) -> Columns:

@@ -24,7 +24,7 @@ from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.detectors.centre_scale import distance
 from sigmawatch.errors import SigmawatchError
 from sigmawatch.loading import LoadedModel
-from sigmawatch.validation import timestamp_warnings
+from sigmawatch.time_warnings import range_warnings
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.points import PointsRequest, Prediction
 from sigmawatch_inference.resident import ResidentTable
@@ -179,7 +179,8 @@ class ResidentPath:
                 rows, counts, values, on_table, scores
             )
             self.metrics.scores.observe(answered_scores)
-            drift = point_rows, self.table.bin_points(point_rows, answered_values)
+            one_row = counts.size == 1
+            drift = point_rows, self.table.bin_points(point_rows, answered_values, one_row=one_row)
             mine = np.flatnonzero(on_table)
             self.table.count(rows[mine], counts[mine], n_anomalies[mine], ms, drift)
             self.metrics.resident_answers.inc(int(answered.size))
@@ -188,15 +189,13 @@ class ResidentPath:
     def warnings(self, scored: Scored, item: int, timestamps: IntArray) -> list[dict[str, Any]]:
         if not scored.warned[item]:
             return []
-        return self._warnings(timestamps, scored.params[item, START], scored.params[item, END])
+        start, end = scored.params[item, START], scored.params[item, END]
+        return self._warnings(int(timestamps.min()), int(timestamps.max()), start, end)
 
-    def _warnings(self, timestamps: IntArray, start: float, end: float) -> list[dict[str, Any]]:
+    def _warnings(self, lo: int, hi: int, start: float, end: float) -> list[dict[str, Any]]:
         """VAL-7's warnings against a version's training range (kept as float64)."""
-        return timestamp_warnings(
-            timestamps,
-            now=time.time(),
-            training_range=(int(start), int(end)),
-            settings=self.settings,
+        return range_warnings(
+            lo, hi, now=time.time(), training_range=(int(start), int(end)), settings=self.settings
         )
 
     def answer_one(self, request: PointsRequest) -> Prediction | None:
@@ -247,7 +246,7 @@ class ResidentPath:
             anomalies=np.array([anomaly]),
             n_anomalies=int(anomaly),
             fallback=False,
-            warnings=self._warnings(request.timestamps, start, end),
+            warnings=self._warnings(timestamp, timestamp, start, end),
         )
 
     def answer_items(

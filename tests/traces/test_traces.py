@@ -280,7 +280,7 @@ def test_a_training_job_joins_the_trace_of_the_reconcile_that_made_it(
     assert child_of(spans, "artifact.write", "training.series")
     assert any(s.name.startswith("registry.") and s.service == training for s in trace)
     # The Job's audit entries name the trace they were written in.
-    query = {"correlation_id": env[ENV_CORRELATION], "limit": 100}
+    query: dict[str, str | int] = {"correlation_id": env[ENV_CORRELATION], "limit": 100}
     audited = client.get("/v1/audit", params=query).json()["items"]
     assert {e["action"] for e in audited} >= {"train"}, audited
     assert {e["trace_id"] for e in audited} == {trace_id}

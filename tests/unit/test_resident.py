@@ -272,3 +272,37 @@ def test_shadow_rollouts_stay_on_the_one_pass_and_count_as_per_item(tmp_path: Pa
     assert counted[1][1][3] > 0  # some disagreements: the comparison is not trivial
     for a, b in zip(counted[0][2], counted[1][2], strict=True):
         same(a, b)
+
+
+def test_drift_bins_are_the_same_whichever_way_the_points_come(tmp_path: Path) -> None:
+    """One series' batch (one search of its edges), single points (a bisect each) and
+    a many-series batch (a gather per edge) bin the same values alike (OBS-2)."""
+    stack = Stack(tmp_path, resident_bytes=10**6)
+    ids = train_fleet(stack, 3)
+    stack.resident.load(stack.memory)
+    values = np.random.default_rng(9).normal(10.0, 8.0, 120).round(1)  # ties with edges too
+    timestamps = START + 300 * np.arange(values.size)
+
+    def bins_after(send: Any) -> dict[str, tuple[int, ...]]:
+        send()
+        stack.resident.spill()
+        return {r.series_id: r.drift_bins for r in stack.stats.take()}
+
+    def one_batch() -> None:
+        item = PointsRequest(ids[0], None, timestamps, values)
+        run_async(stack.predictor.predict_many([item]))
+
+    def singles() -> None:
+        for t, v in zip(timestamps.tolist(), values.tolist(), strict=True):
+            run_async(stack.predictor.predict(point(ids[0], t, v)))
+
+    def mixed() -> None:
+        other = [point(ids[1], START, 10.0)]
+        pairs = zip(timestamps.tolist(), values.tolist(), strict=True)
+        items = [point(ids[0], t, v) for t, v in pairs]
+        run_async(stack.predictor.predict_many(items + other))
+
+    found = [bins_after(send)[ids[0]] for send in (one_batch, singles, mixed)]
+    assert found[0] == found[1] == found[2]
+    assert sum(found[0]) == values.size
+    assert sum(1 for n in found[0] if n) >= 4  # the values spread over the bins

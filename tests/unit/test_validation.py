@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from sigmawatch.datasets import read_training_bytes
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch.settings import TrainingSettings
+from sigmawatch.time_warnings import timestamp_warnings
 from sigmawatch.validation import (
     parse_version,
-    timestamp_warnings,
     to_timestamps,
     to_values,
     validate_series_id,

@@ -129,13 +129,14 @@ def parse_point(
     )
 
 
-def parse_item(item: Any, key: str | None = None) -> PointsRequest:
+def parse_item(item: Any, key: str | None = None, *, booleans: bool = True) -> PointsRequest:
+    """One batch item; `booleans` False: its body holds no JSON `true` or `false`."""
     if not isinstance(item, dict):
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, "each item must be an object")
     series_id = validate_series_id(require_field(item, "series_id", where="item"))
     version = item.get("version")
-    timestamps = to_timestamps(require_field(item, "timestamps", where="item"))
-    values = to_values(require_field(item, "values", where="item"))
+    timestamps = to_timestamps(require_field(item, "timestamps", where="item"), booleans=booleans)
+    values = to_values(require_field(item, "values", where="item"), booleans=booleans)
     if timestamps.size != values.size or values.size == 0:
         raise SigmawatchError(
             ErrorCode.INVALID_REQUEST,
@@ -162,8 +163,11 @@ def parse_batch(body: bytes, key: str | None = None, max_items: int | None = Non
         # a huge batch before orjson, which holds the GIL ~0.1 s on 10 MB, parses it.
         _bound(body.count(b'"series_id"'), max_items)
     document = parse_json_object(body)
+    # No `true`/`false` in the text (strings included), no boolean in any list: the
+    # columns are then packed without a type scan (validation._flat_array).
+    booleans = b"true" in body or b"false" in body
     if "items" not in document and "series_ids" in document:
-        return parse_columns(document, key, max_items)
+        return parse_columns(document, key, max_items, booleans=booleans)
     items = require_field(document, "items")
     if not isinstance(items, list):
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, "items must be a list")
@@ -172,14 +176,14 @@ def parse_batch(body: bytes, key: str | None = None, max_items: int | None = Non
     parsed: list[PointsRequest | SigmawatchError] = []
     for item in items:
         try:
-            parsed.append(parse_item(item, key))
+            parsed.append(parse_item(item, key, booleans=booleans))
         except SigmawatchError as exc:
             parsed.append(exc.with_traceback(None))  # no frame cycle per bad item
     return parsed
 
 
 def parse_columns(
-    document: dict[str, Any], key: str | None, max_items: int | None
+    document: dict[str, Any], key: str | None, max_items: int | None, *, booleans: bool = True
 ) -> ColumnsRequest:
     only_fields(document, COLUMNS)
     series_ids = require_field(document, "series_ids")
@@ -187,8 +191,8 @@ def parse_columns(
         raise SigmawatchError(ErrorCode.INVALID_REQUEST, "series_ids must be a list of strings")
     if max_items is not None:
         _bound(len(series_ids), max_items)
-    timestamps = to_timestamps(require_field(document, "timestamps"))
-    values = to_values(require_field(document, "values"))
+    timestamps = to_timestamps(require_field(document, "timestamps"), booleans=booleans)
+    values = to_values(require_field(document, "values"), booleans=booleans)
     if not len(series_ids) == timestamps.size == values.size:
         raise SigmawatchError(
             ErrorCode.INVALID_REQUEST,

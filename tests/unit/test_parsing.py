@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.requests import Request
 
 from sigmawatch.errors import ErrorCode, SigmawatchError
 from sigmawatch_inference import parsing
-from sigmawatch_inference.points import PointsRequest
+from sigmawatch_inference.points import ColumnsRequest, PointsRequest
 from support.serving import run_async
 
 
@@ -143,3 +146,59 @@ def test_bad_items_keep_no_traceback() -> None:
     """Their frames would refer back to them: one cycle per bad item for the collector."""
     body = orjson.dumps({"items": [{"series_id": "bad-id"}] * 3})
     assert all(e.__traceback__ is None for e in items_of(body))  # type: ignore[union-attr]
+
+
+JSON_SCALARS = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.text(alphabet="a1 ", max_size=3),
+    st.lists(st.integers(0, 3), max_size=2),
+)
+
+
+def outcome(parsed: PointsRequest | SigmawatchError) -> object:
+    if isinstance(parsed, SigmawatchError):
+        return parsed.to_dict()
+    return (parsed.timestamps.dtype, parsed.timestamps.tobytes(), parsed.values.tobytes())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    timestamps=st.lists(st.one_of(st.integers(1, 2**40), JSON_SCALARS), min_size=1, max_size=6),
+    values=st.lists(st.one_of(st.floats(-1e6, 1e6), JSON_SCALARS), min_size=1, max_size=6),
+)
+def test_packing_without_a_type_scan_answers_as_the_scan_does(
+    timestamps: list[Any], values: list[Any]
+) -> None:
+    """A body with no `true`/`false` in its text packs its lists directly; the answer,
+    an error included (its code, message and index), is the type scan's."""
+    n = min(len(timestamps), len(values))
+    item = {"series_id": "s", "timestamps": timestamps[:n], "values": values[:n]}
+    body = json.dumps({"items": [item]}).encode()  # orjson refuses ints past 64 bits
+    (fast,) = items_of(body)
+    document = orjson.loads(body)["items"][0]
+    try:
+        scanned: PointsRequest | SigmawatchError = parsing.parse_item(document, booleans=True)
+    except SigmawatchError as exc:
+        scanned = exc
+    assert outcome(fast) == outcome(scanned)
+    columns = {"series_ids": ["s"] * n, "timestamps": timestamps[:n], "values": values[:n]}
+    try:
+        packed: object = parsing.parse_batch(text := json.dumps(columns).encode())
+    except SigmawatchError as exc:
+        packed = exc
+    try:
+        walked: object = parsing.parse_columns(orjson.loads(text), None, None)
+    except SigmawatchError as exc:
+        walked = exc
+    if isinstance(packed, SigmawatchError) or isinstance(walked, SigmawatchError):
+        assert isinstance(packed, SigmawatchError)
+        assert isinstance(walked, SigmawatchError)
+        assert packed.to_dict() == walked.to_dict()
+    else:
+        assert isinstance(packed, ColumnsRequest)
+        assert isinstance(walked, ColumnsRequest)
+        assert packed.timestamps.tobytes() == walked.timestamps.tobytes()
+        assert packed.values.tobytes() == walked.values.tobytes()

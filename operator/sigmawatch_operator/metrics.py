@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 
 
 class OperatorMetrics:
     def __init__(self) -> None:
         self.collectors = CollectorRegistry(auto_describe=True)
         r = self.collectors
+        ProcessCollector(registry=r)  # OBS-1: its CPU, memory and open files, as the service
         self.reconciles = Counter(
             "sigmawatch_operator_reconciles",
             "Reconciles by kind and result.",

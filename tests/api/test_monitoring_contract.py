@@ -92,6 +92,12 @@ def exported(service_metrics: dict[str, str], operator_metrics: dict[str, str]) 
     return service_metrics | operator_metrics
 
 
+def test_the_operator_exports_its_process_metrics_too(operator_metrics: dict[str, str]) -> None:
+    """OBS-1: a crash-looping or leaking operator shows in its CPU, memory and files."""
+    wanted = {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"}
+    assert wanted <= set(operator_metrics), sorted(operator_metrics)
+
+
 def alert_exprs() -> dict[str, str]:
     document = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
     return {

@@ -4,9 +4,10 @@
 
 Over HTTP on this 2-core machine two runs of one server differ by 10-30%;
 in process the spread is a few percent, small enough to see a change of a
-few µs. Three requests, each the fastest of N rounds: the benchmark's
-do-nothing route (the floor), a single-point predict and one series' 1,000
-points (both answered by the resident table). `--against` measures another
+few µs. Four requests, each the fastest of N rounds: the benchmark's
+do-nothing route (the floor), a single-point predict, one series' 1,000
+points and 1,000 series' one point each in columns (all answered by the
+resident table). `--against` measures another
 checkout of the project (e.g. a `git worktree` of an earlier commit) the
 same way, in alternating subprocesses, and prints this tree's time over its.
 """
@@ -23,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("bench", "core", "inference", "operator")
-CASES = ("floor", "single point", "1 series × 1,000 points")
+CASES = ("floor", "single point", "1 series × 1,000 points", "1,000 series × 1 point, columns")
+FLEET = 1_000
 
 
 def measure(rounds: int) -> dict[str, float]:
@@ -38,7 +40,15 @@ def measure(rounds: int) -> dict[str, float]:
     with Workspace() as workspace:
         end = now_on_grid()
         workspace.train_demo("bench_in_process", end=end)
+        fleet = [f"bench_in_process_{i:04d}" for i in range(FLEET)]
+        for i, series_id in enumerate(fleet):
+            workspace.train_demo(series_id, 10_000, end=end, seed=i)
         ts, vs = demo_series(1_000, seed=5, end=end - 300)
+        columns = {
+            "series_ids": fleet,
+            "timestamps": [int(ts[-1])] * FLEET,
+            "values": [10.0 + (i % 17) * 0.5 for i in range(FLEET)],
+        }
         item = {"series_id": "bench_in_process", "timestamps": ts.tolist(), "values": vs.tolist()}
         os.environ.update(workspace.server_env())
         app = create_bench_app()
@@ -51,6 +61,7 @@ def measure(rounds: int) -> dict[str, float]:
                 3_000,
             ),
             CASES[2]: ("/v1/predict", orjson.dumps({"items": [item]}), 1_000),
+            CASES[3]: ("/v1/predict", orjson.dumps(columns), 300),
         }
         found: dict[str, list[float]] = {case: [] for case in CASES}
         try:
@@ -83,8 +94,11 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.json:
-        # The checkout's own bench modules (PYTHONPATH), not the ones beside this file.
-        sys.path.remove(str(Path(__file__).resolve().parent))
+        # The checkout's own bench modules (PYTHONPATH) first; this file's beside them
+        # only for what an older checkout lacks.
+        beside = str(Path(__file__).resolve().parent)
+        sys.path.remove(beside)
+        sys.path.append(beside)
         print(json.dumps(measure(args.rounds)))
         return 0
     from report import ratio, table

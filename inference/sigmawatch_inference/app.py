@@ -120,8 +120,10 @@ def create_app(
         redoc_url=None,
         # OBS-5: TraceRequests makes the server span. FastAPI's own would be a second
         # one per request, and its per-operation spans cost more than they tell
-        # (docs/performance.md, "Tracing overhead").
-        telemetry={"tracing": False, "operation_spans": False},
+        # (docs/performance.md, "Tracing overhead"). Its OTel metrics and logs are
+        # off too: the service exports Prometheus metrics and JSON logs, and with
+        # them on FastAPI looks up both providers on every request.
+        telemetry={"tracing": False, "operation_spans": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     # FastAPI matches routes in order and each one passed over costs ~1.5 µs

@@ -11,11 +11,17 @@
   (offload.py, model loads) and Starlette's sync handlers share. It belongs
   to the event loop, so it is read by the /metrics handler running there, at
   scrape time: a gauge of what is busy and queued at that instant.
+- The data folder's file system (`SIGMAWATCH_DATA_DIR`: the embedded
+  PostgreSQL, file artifacts, temporary files): its size and free bytes, read
+  when scraped. A full disk fails artifact writes (STORAGE_UNAVAILABLE) and
+  stops the embedded database; the alert warns before.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 from anyio import to_thread
 from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
@@ -38,8 +44,33 @@ class InFlight(Collector):
         )
 
 
+class DataDirDisk(Collector):
+    """The data folder's file system, by `shutil.disk_usage` at each scrape."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            usage = shutil.disk_usage(self.path)
+        except OSError:  # not there (yet): no sample rather than a wrong one
+            return
+        yield GaugeMetricFamily(
+            "sigmawatch_data_dir_size_bytes",
+            "Size of the file system holding SIGMAWATCH_DATA_DIR.",
+            value=usage.total,
+        )
+        yield GaugeMetricFamily(
+            "sigmawatch_data_dir_free_bytes",
+            "Bytes free to this process on the file system holding SIGMAWATCH_DATA_DIR.",
+            value=usage.free,
+        )
+
+
 class SystemMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+        self._disk: DataDirDisk | None = None
         ProcessCollector(registry=registry)
         self.in_flight = InFlight()
         registry.register(self.in_flight)
@@ -70,3 +101,10 @@ class SystemMetrics:
         self.pool_size.set(stats.total_tokens)
         self.pool_busy.set(stats.borrowed_tokens)
         self.pool_queued.set(stats.tasks_waiting)
+
+    def watch_disk(self, data_dir: Path) -> None:
+        """Export the data folder's disk space (once; a second call moves the watch)."""
+        if self._disk is None:
+            self._disk = DataDirDisk(data_dir)
+            self._registry.register(self._disk)
+        self._disk.path = data_dir

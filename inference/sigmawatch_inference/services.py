@@ -94,6 +94,7 @@ class Services:
         for name in self.breakers:
             self.metrics.breaker_state.labels(name).set(0)
             self.metrics.breaker_opened.labels(name)
+        self.metrics.system.watch_disk(self.settings.data_dir)
 
     def _breaker_changed(self, breaker: Breaker, state: State) -> None:
         self.metrics.breaker_state.labels(breaker.name).set(STATE_VALUES[state])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -116,6 +117,31 @@ def test_process_cpu_memory_and_open_files_are_exported(served: Served) -> None:
     # Models in memory beside what the registry serves (one series trained, none loaded).
     assert (after["sigmawatch_series_trained"], after["sigmawatch_models_cached"]) == (1, 0)
     assert after["sigmawatch_models_resident"] == 0
+
+
+def test_the_data_folders_disk_space_is_exported_and_follows_what_is_written(
+    served: Served,
+) -> None:
+    """OBS-1: what SigmawatchDataDiskLow reads; a file written there shows at once."""
+    data_dir = served.app.state.services.settings.data_dir
+    big = data_dir / "filler.bin"
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[dict[str, float], dict[str, float]]:
+        before = await scrape(client)
+        with big.open("wb") as file:
+            file.write(os.urandom(32 * 2**20))
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            return before, await scrape(client)
+        finally:
+            big.unlink()
+
+    before, after = in_loop(served.app, scenario)
+    assert before["sigmawatch_data_dir_size_bytes"] == shutil.disk_usage(data_dir).total
+    assert 0 < after["sigmawatch_data_dir_free_bytes"] < before["sigmawatch_data_dir_size_bytes"]
+    freed = before["sigmawatch_data_dir_free_bytes"] - after["sigmawatch_data_dir_free_bytes"]
+    assert freed >= 16 * 2**20, freed  # 32 MiB written, whatever else the machine did
 
 
 def test_in_flight_requests_and_queued_thread_pool_work_show_while_loads_wait(

@@ -23,13 +23,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from sigmawatch import __version__
+from sigmawatch import __version__, tracing
 from sigmawatch.audit import current_actor
-
-try:  # the SDK is in the service's and the operator's extras, not in core's
-    from opentelemetry import trace as _otel_trace
-except ImportError:  # pragma: no cover - core installed alone
-    _otel_trace = None  # type: ignore[assignment]
 
 # The stable fields, in the order each line has them (docs/operations.md "Logs").
 FIELDS = (
@@ -62,10 +57,9 @@ def service_name(default: str) -> str:
 
 
 def _trace_ids() -> tuple[str | None, str | None]:
-    if _otel_trace is not None:
-        context = _otel_trace.get_current_span().get_span_context()
-        if context.is_valid:
-            return format(context.trace_id, "032x"), format(context.span_id, "016x")
+    ids = tracing.current_ids()
+    if ids is not None:
+        return ids
     # No span of ours (tracing off): the caller's trace, from its traceparent.
     return current_actor().trace_id, None
 

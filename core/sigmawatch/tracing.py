@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -30,9 +30,7 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import (
     INVALID_SPAN,
-    NonRecordingSpan,
     Span,
-    SpanContext,
     SpanKind,
     TraceFlags,
     Tracer,
@@ -70,6 +68,23 @@ _CHOSEN: ContextVar[int] = ContextVar("sigmawatch_trace_id", default=0)
 _PROPAGATOR = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _LOW64 = 2**64 - 1
+
+
+class Unsampled(NamedTuple):
+    """The trace of a request `start_entry` decided not to sample, without a span: it
+    is kept in a context variable of its own (`within`), not in the OTel context,
+    whose span object and attach cost ~6 µs a request (docs/performance.md). A
+    tuple: a frozen dataclass's init alone costs a µs."""
+
+    trace_id: int
+    span_id: int
+    flags: int
+
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-{self.flags:02x}"
+
+
+_UNSAMPLED: ContextVar[Unsampled | None] = ContextVar("sigmawatch_unsampled", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +151,7 @@ def span(
     """A span that may start a trace (a CLI command, a training run, a reconcile).
     Under an unsampled parent none is made: a parent-based sampler drops it anyway."""
     tracer = _tracer
-    if tracer is None:
+    if tracer is None or (parent is None and _UNSAMPLED.get() is not None):
         return _NOOP
     current = trace.get_current_span(parent).get_span_context()
     if current.is_valid and not current.trace_flags.sampled:
@@ -156,9 +171,10 @@ def child(
 
 def start_entry(
     name: str, carried: Mapping[str, str], *, kind: SpanKind = SpanKind.SERVER
-) -> tuple[Span, otel_context.Context]:
+) -> tuple[Span, otel_context.Context] | Unsampled:
     """The span a request enters with, continuing the trace context `carried` names
-    (traceparent, tracestate, baggage), and the context to run it in. Tracing on.
+    (traceparent, tracestate, baggage), and the context to run it in; or, for the
+    common unsampled cases, only its ids, to run `within`. Tracing on.
 
     The SDK takes ~6 µs to start a span it then drops, as many to parse the
     headers: the common unsampled cases (no context under a ratio sampler, an
@@ -170,7 +186,7 @@ def start_entry(
     if not carried and decider.root_bound is not None:
         trace_id = random.getrandbits(128) or 1
         if trace_id & _LOW64 >= decider.root_bound:
-            return _dropped(trace_id, TraceFlags.RANDOM_TRACE_ID, None)
+            return _dropped(trace_id, TraceFlags.RANDOM_TRACE_ID)
         token = _CHOSEN.set(trace_id)  # sampled: the SDK starts it on the same id
         try:
             span = tracer.start_span(name, context=otel_context.Context(), kind=kind)
@@ -181,31 +197,63 @@ def start_entry(
         found = _TRACEPARENT.fullmatch(carried["traceparent"])
         if found and found[1].strip("0") and found[2].strip("0") and not int(found[3], 16) & 1:
             flags = int(found[3], 16) & TraceFlags.RANDOM_TRACE_ID
-            return _dropped(int(found[1], 16), flags, None)
+            return _dropped(int(found[1], 16), flags)
     parent = extract(carried) if carried else None
     span = tracer.start_span(name, context=parent, kind=kind)
     return span, trace.set_span_in_context(span, parent)
 
 
-def _dropped(
-    trace_id: int, flags: int, parent: otel_context.Context | None
-) -> tuple[Span, otel_context.Context]:
-    """An unsampled span as the SDK would make it: ids, no recording, no export."""
-    context = SpanContext(trace_id, random.getrandbits(64) or 1, False, TraceFlags(flags))
-    span = NonRecordingSpan(context)
-    return span, trace.set_span_in_context(span, parent)
+def _dropped(trace_id: int, flags: int) -> Unsampled:
+    """An unsampled entry as the SDK would decide it: the trace, a span id of its own."""
+    return Unsampled(trace_id, random.getrandbits(64) or 1, flags)
+
+
+class within:  # noqa: N801 - used as `with tracing.within(...)`, like a function
+    """Run inside an unsampled request's trace: no spans, its ids in logs and audits,
+    and its `traceparent` (not sampled) on what it calls. A class, not a generator:
+    it is on every unsampled request."""
+
+    __slots__ = ("_token", "_unsampled")
+
+    def __init__(self, unsampled: Unsampled) -> None:
+        self._unsampled = unsampled
+
+    def __enter__(self) -> None:
+        self._token = _UNSAMPLED.set(self._unsampled)
+
+    def __exit__(self, *_: object) -> None:
+        _UNSAMPLED.reset(self._token)
+
+
+def current_ids() -> tuple[str, str] | None:
+    """The active trace's and span's ids (32 and 16 hex digits), sampled or not."""
+    found = trace.get_current_span().get_span_context()
+    if found.is_valid:
+        return format(found.trace_id, "032x"), format(found.span_id, "016x")
+    unsampled = _UNSAMPLED.get()
+    if unsampled is None:
+        return None
+    return format(unsampled.trace_id, "032x"), format(unsampled.span_id, "016x")
 
 
 def current_trace_id() -> str | None:
     """The active trace's id as 32 hex digits, sampled or not; None outside any."""
     found = trace.get_current_span().get_span_context()
-    return format(found.trace_id, "032x") if found.is_valid else None
+    if found.is_valid:
+        return format(found.trace_id, "032x")
+    unsampled = _UNSAMPLED.get()
+    return format(unsampled.trace_id, "032x") if unsampled is not None else None
 
 
 def inject(headers: dict[str, str]) -> dict[str, str]:
     """Add the current trace context and baggage to outgoing headers (when tracing is on)."""
-    if _tracer is not None:
-        _PROPAGATOR.inject(headers)
+    if _tracer is None:
+        return headers
+    unsampled = _UNSAMPLED.get()
+    if unsampled is not None and not trace.get_current_span().get_span_context().is_valid:
+        headers["traceparent"] = unsampled.traceparent()
+        return headers
+    _PROPAGATOR.inject(headers)
     return headers
 
 

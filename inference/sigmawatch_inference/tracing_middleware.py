@@ -36,7 +36,12 @@ class TraceRequests:
             if name in _PROPAGATED
         }
         method = scope["method"]
-        span, context = tracing.start_entry(method, carried)
+        entry = tracing.start_entry(method, carried)
+        if isinstance(entry, tracing.Unsampled):  # its ids are all the request needs
+            with tracing.within(entry):
+                await self.app(scope, receive, send)
+            return
+        span, context = entry
         token = otel_context.attach(context)
         try:
             if span.is_recording():

@@ -126,6 +126,11 @@ def test_s3_requests_carry_the_trace_outside_the_signature(
 # -- the entry span's own sampling decisions --------------------------------------------
 
 
+def recording(entry: tuple[Any, Any] | tracing.Unsampled) -> bool:
+    """Whether `start_entry` made a recorded span (one decided unsampled has none)."""
+    return not isinstance(entry, tracing.Unsampled) and bool(entry[0].is_recording())
+
+
 def test_entry_ratio_decisions_match_the_sdks_sampler() -> None:
     """A root decided without the SDK is sampled exactly when TraceIdRatioBased would,
     and a sampled one keeps the id it was decided on."""
@@ -135,14 +140,19 @@ def test_entry_ratio_decisions_match_the_sdks_sampler() -> None:
     sampler = TraceIdRatioBased(0.25)
     recorded = []
     for _ in range(2000):
-        span, context = tracing.start_entry("GET", {})
-        trace_id = span.get_span_context().trace_id
+        entry = tracing.start_entry("GET", {})
+        recorded_here = recording(entry)
+        if isinstance(entry, tracing.Unsampled):
+            trace_id = entry.trace_id
+        else:
+            span, context = entry
+            trace_id = span.get_span_context().trace_id
+            assert trace.get_current_span(context) is span
+            span.end()
         decision = sampler.should_sample(None, trace_id, "GET").decision
-        assert span.is_recording() == (decision is Decision.RECORD_AND_SAMPLE)
-        assert trace.get_current_span(context) is span
-        if span.is_recording():
+        assert recorded_here == (decision is Decision.RECORD_AND_SAMPLE)
+        if recorded_here:
             recorded.append(trace_id)
-        span.end()
     assert 350 < len(recorded) < 650
     assert [s.context.trace_id for s in exporter.get_finished_spans()] == recorded
 
@@ -150,30 +160,34 @@ def test_entry_ratio_decisions_match_the_sdks_sampler() -> None:
 def test_entry_under_an_unsampled_caller_keeps_its_trace_and_records_nothing(
     spans: InMemorySpanExporter,
 ) -> None:
-    span, _ = tracing.start_entry("POST", {"traceparent": UNSAMPLED.replace("-00", "-02")})
-    found = span.get_span_context()
+    entry = tracing.start_entry("POST", {"traceparent": UNSAMPLED.replace("-00", "-02")})
+    assert isinstance(entry, tracing.Unsampled)  # decided without the SDK: no span at all
+    assert format(entry.trace_id, "032x") == PARENT_TRACE
+    assert format(entry.span_id, "016x") != PARENT_SPAN
+    assert entry.flags == 0x02  # not sampled; the caller's random-id flag kept
+    with tracing.within(entry):
+        assert tracing.current_trace_id() == PARENT_TRACE
+        assert tracing.inject({}) == {"traceparent": entry.traceparent()}
+        with tracing.span("training.series"), tracing.child("model.score"):
+            pass  # under an unsampled request: neither is made
+    assert tracing.current_trace_id() is None
+    with_baggage = tracing.start_entry("POST", {"traceparent": UNSAMPLED, "baggage": "k=v"})
+    assert not isinstance(with_baggage, tracing.Unsampled)  # the SDK's: baggage goes on
+    span, context = with_baggage
     assert not span.is_recording()
-    assert format(found.trace_id, "032x") == PARENT_TRACE
-    assert format(found.span_id, "016x") != PARENT_SPAN
-    assert found.trace_flags == 0x02  # not sampled; the caller's random-id flag kept
-    span, context = tracing.start_entry("POST", {"traceparent": UNSAMPLED, "baggage": "k=v"})
-    assert not span.is_recording()
-    assert baggage.get_all(context) == {"k": "v"}  # baggage still travels on
-    span, _ = tracing.start_entry("POST", {"traceparent": "00-zz-not-a-traceparent"})
-    assert span.is_recording()  # unreadable: a new trace, as the SDK makes it
+    assert baggage.get_all(context) == {"k": "v"}
+    # Unreadable: a new trace, as the SDK makes it.
+    assert recording(tracing.start_entry("POST", {"traceparent": "00-zz-not-a-traceparent"}))
     assert spans.get_finished_spans() == ()
 
 
 def test_entry_with_always_off_or_on() -> None:
     tracing.configure("svc", {"OTEL_TRACES_SAMPLER": "always_off"}, exporter=InMemorySpanExporter())
-    span, _ = tracing.start_entry("GET", {"traceparent": SAMPLED})
-    assert not span.is_recording()  # not parent-based: the caller's decision does not count
-    span, _ = tracing.start_entry("GET", {})
-    assert not span.is_recording()
-    assert span.get_span_context().is_valid
+    assert not recording(tracing.start_entry("GET", {"traceparent": SAMPLED}))  # not parent-based
+    root = tracing.start_entry("GET", {})
+    assert isinstance(root, tracing.Unsampled)
+    assert root.trace_id != 0
     tracing.shutdown()
     tracing.configure("svc", {}, exporter=InMemorySpanExporter())
-    span, _ = tracing.start_entry("GET", {})
-    assert span.is_recording()
-    span, _ = tracing.start_entry("GET", {"traceparent": UNSAMPLED})
-    assert not span.is_recording()
+    assert recording(tracing.start_entry("GET", {}))
+    assert not recording(tracing.start_entry("GET", {"traceparent": UNSAMPLED}))

@@ -225,33 +225,34 @@ class within:  # noqa: N801 - used as `with tracing.within(...)`, like a functio
         _UNSAMPLED.reset(self._token)
 
 
-def current_ids() -> tuple[str, str] | None:
-    """The active trace's and span's ids (32 and 16 hex digits), sampled or not."""
+def _active() -> tuple[int, int] | Unsampled | None:
+    """The active (trace id, span id): a span's in the OTel context, else an unsampled
+    request's (`within`); None outside any trace."""
     found = trace.get_current_span().get_span_context()
     if found.is_valid:
-        return format(found.trace_id, "032x"), format(found.span_id, "016x")
-    unsampled = _UNSAMPLED.get()
-    if unsampled is None:
-        return None
-    return format(unsampled.trace_id, "032x"), format(unsampled.span_id, "016x")
+        return found.trace_id, found.span_id
+    return _UNSAMPLED.get()
+
+
+def current_ids() -> tuple[str, str] | None:
+    """The active trace's and span's ids (32 and 16 hex digits), sampled or not."""
+    active = _active()
+    return None if active is None else (format(active[0], "032x"), format(active[1], "016x"))
 
 
 def current_trace_id() -> str | None:
     """The active trace's id as 32 hex digits, sampled or not; None outside any."""
-    found = trace.get_current_span().get_span_context()
-    if found.is_valid:
-        return format(found.trace_id, "032x")
-    unsampled = _UNSAMPLED.get()
-    return format(unsampled.trace_id, "032x") if unsampled is not None else None
+    active = _active()
+    return None if active is None else format(active[0], "032x")
 
 
 def inject(headers: dict[str, str]) -> dict[str, str]:
     """Add the current trace context and baggage to outgoing headers (when tracing is on)."""
     if _tracer is None:
         return headers
-    unsampled = _UNSAMPLED.get()
-    if unsampled is not None and not trace.get_current_span().get_span_context().is_valid:
-        headers["traceparent"] = unsampled.traceparent()
+    active = _active()
+    if isinstance(active, Unsampled):  # not in the OTel context: the propagator misses it
+        headers["traceparent"] = active.traceparent()
         return headers
     _PROPAGATOR.inject(headers)
     return headers

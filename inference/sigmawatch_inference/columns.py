@@ -67,14 +67,17 @@ async def predict_columns(
         rows[done] = -1
         mine = np.flatnonzero(rows >= 0)
         if mine.size:
-            kept = mine.tolist()
+            if shadows or canaries:  # those of rows still kept, by position among them
+                left, kept = rows.tolist(), mine.tolist()
+                shadows = among({p: m for p, m in shadows.items() if left[p] >= 0}, kept)
+                canaries = among({p: m for p, m in canaries.items() if left[p] >= 0}, kept)
             scored = path.score(
                 rows[mine],
                 np.ones(mine.size, np.int64),
                 request.timestamps[mine],
                 request.values[mine],
-                among({p: m for p, m in shadows.items() if rows[p] >= 0}, kept),
-                among({p: m for p, m in canaries.items() if rows[p] >= 0}, kept),
+                shadows,
+                canaries,
             )
             if mine.size == n and scored.ok.all():  # the fleet's usual request: all here
                 answer.versions, answer.anomalies = scored.version, scored.anomalies

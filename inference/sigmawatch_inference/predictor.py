@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -37,7 +36,7 @@ from sigmawatch_inference.resident_path import ResidentPath
 from sigmawatch_inference.resolver import ModelKey, ModelResolver
 from sigmawatch_inference.routing import RoutingTable, on_candidate
 from sigmawatch_inference.settings import ServiceSettings
-from sigmawatch_inference.stats_buffer import StatsBuffer, scoring_clock
+from sigmawatch_inference.stats_buffer import Shares, StatsBuffer, scoring_clock
 from sigmawatch_inference.usage import UsageCounter
 from sigmawatch_inference.version_errors import CANDIDATE, SHADOW, VersionErrors
 
@@ -202,6 +201,7 @@ class Predictor:
         latency_ms = (scoring_clock() - started) * 1000.0
         points = int(request.values.size)
         flagged = int(np.count_nonzero(scored.anomalies))
+        bins, shares = self._drift(model, request)
         self.stats.answered(
             model.series_id,
             model.version,
@@ -209,7 +209,8 @@ class Predictor:
             flagged,
             fallback=scored.fallback,
             latency_ms=latency_ms,
-            **self._drift(model, request),
+            bins=bins,
+            shares=shares,
         )
         self.metrics.scores.observe(scored.scores)
         if request.version is None and target is not PRODUCTION:  # routed by a rollout
@@ -242,29 +243,26 @@ class Predictor:
         points = int(request.values.size)
         agreed = int(np.count_nonzero(scored.anomalies == answer.anomalies))
         flagged = int(np.count_nonzero(scored.anomalies))
+        bins, shares = self._drift(model, request)
         self.stats.shadowed(
-            model.series_id,
-            model.version,
-            points,
-            flagged,
-            agreed,
-            latency_ms,
-            **self._drift(model, request),
+            [(model.series_id, model.version, points, flagged, agreed, bins, shares)], latency_ms
         )
         self.metrics.rollout_points.add("shadow", points)
         self.metrics.shadow_comparisons.add("agreed", agreed)
         if points > agreed:
             self.metrics.shadow_comparisons.add("disagreed", points - agreed)
 
-    def _drift(self, model: LoadedModel, request: PointsRequest) -> dict[str, Any]:
+    def _drift(
+        self, model: LoadedModel, request: PointsRequest
+    ) -> tuple[list[int] | None, Shares | None]:
         """The request's values in the version's drift bins, and their training shares
-        when the buffer still needs them."""
+        when the buffer still needs them (None and None without bins)."""
         if model.drift_edges is None:
-            return {}
+            return None, None
         shares = model.drift_shares
         if shares is not None and not self.stats.wants_shares(model.series_id, model.version):
             shares = None
-        return {"bins": bin_counts(request.values, model.drift_edges), "shares": shares}
+        return bin_counts(request.values, model.drift_edges).tolist(), shares
 
     def _count(self, endpoint: str, predictions: list[Prediction], *, usage: bool = True) -> None:
         points = anomalies = fallbacks = 0

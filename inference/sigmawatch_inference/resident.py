@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +36,7 @@ from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.drift import N_BINS, expected_shares_rows
 from sigmawatch.registry import Registry
 from sigmawatch.rollouts.window import latency_bucket
-from sigmawatch_inference.resident_canary import Answered, Beside
+from sigmawatch_inference.resident_beside import Beside, Member, keys_and_edges
 from sigmawatch_inference.resident_columns import (
     ANOMALIES,
     ASKED,
@@ -73,7 +74,7 @@ class ResidentTable:
         self.max_bytes = max_bytes
         self.loaded_at: float | None = None
         self._columns = EMPTY
-        self._beside = Beside()  # rollout members' answers (resident_canary.py)
+        self._beside = Beside()  # rollout members' answers (resident_beside.py)
         self._bucket = self._now_bucket()
         # Guards in-place row changes, the counters, and the swap to a reloaded table.
         self._lock = threading.Lock()
@@ -112,8 +113,10 @@ class ResidentTable:
         """Each series' row, or -1 when it is not resident (or `retired` and its row is)."""
         return self._columns.lookup_rows(series_ids, retired=retired)
 
-    def version_at(self, row: int) -> int:
-        return int(self._columns.version[row])
+    def versions(self) -> Any:
+        """Each row's version: a memoryview of the current table's column, whose
+        items are Python ints without a numpy call each."""
+        return self._columns.views.version
 
     def row(self, series_id: str) -> tuple[int, int, int, list[float]] | None:
         """(row, version, kind, params as floats) of one resident series, or None."""
@@ -159,20 +162,21 @@ class ResidentTable:
                 # An int32 one: a Python 1 sends np.add.at down a path 20× slower.
                 np.add.at(c.bins.reshape(-1), point_rows * N_BINS + point_bins, ONE)
 
-    def count_beside(self, answers: list[Answered], latency_ms: float) -> None:
-        """Rollout members' answers, by candidate model or table row (resident_canary.py)."""
+    def count_beside(
+        self,
+        members: list[Member],
+        points: list[int],
+        anomalies: list[int],
+        values: FloatArray,
+        latency_ms: float,
+    ) -> None:
+        """Rollout members' answers, by candidate model or table row (resident_beside.py):
+        their points and anomalies each, and their values back to back."""
         bucket = self._now_bucket()
         with self._lock:
             self._enter_bucket(bucket)
-            c = self._columns
-            for by, points, anomalies, values in answers:
-                if isinstance(by, int):  # stable: the row's version and drift edges
-                    row_edges = c.edges[:, by].copy()
-                    key = (c.series_id(by), int(c.version[by]))
-                    edges = row_edges if np.isfinite(row_edges[0]) else None
-                else:
-                    key, edges = (by.series_id, by.version), by.drift_edges
-                self._beside.add(key, edges, points, anomalies, latency_ms, values)
+            keys, edges = keys_and_edges(self._columns, members)
+            self._beside.add(keys, edges, points, anomalies, latency_ms, values)
 
     def bin_points(self, rows: Rows, values: FloatArray, *, one_row: bool = False) -> IntArray:
         """Each value's drift bin against its row's edges: how many edges lie below it

@@ -66,8 +66,8 @@ def answered_points(
 def among[M](items: dict[int, M], kept: list[int]) -> dict[int, M]:
     """Shadows or canaries keyed by request position, re-keyed by position among the
     `kept` ones (each of which they must be)."""
-    if not items:
-        return {}
+    if not items or len(kept) == kept[-1] + 1:  # none left out: positions stay
+        return items
     at = {position: k for k, position in enumerate(kept)}
     return {at[p]: model for p, model in items.items()}
 

@@ -230,7 +230,7 @@ class ResidentPath:
             self.table.count_one(row, anomaly, ms, value)
         else:  # a canary member, either side: counted beside (resident_canary.py)
             by = candidate if isinstance(candidate, LoadedModel) else row
-            self.table.count_beside([(by, 1, int(anomaly), request.values)], ms)
+            self.table.count_beside([by], [1], [int(anomaly)], request.values, ms)
             self.metrics.rollout_points.add("stable" if candidate is None else "candidate", 1)
         self.metrics.resident_answers.inc()
         self.metrics.scores.observe_one(score)

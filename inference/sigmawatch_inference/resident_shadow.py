@@ -18,11 +18,12 @@ import numpy as np
 
 from sigmawatch.arrays import BoolArray, FloatArray, IntArray
 from sigmawatch.detectors.centre_scale import CentreScale, distance
-from sigmawatch.drift import N_BINS, N_EDGES, bin_index_rows
+from sigmawatch.drift import N_EDGES, bin_index_rows
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.spec import Strategy
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.resident import ResidentTable
+from sigmawatch_inference.resident_beside import per_member
 from sigmawatch_inference.resident_canary import Cached, Canaries, Side, answers_as_table
 from sigmawatch_inference.resident_columns import Rows
 from sigmawatch_inference.routing import RoutingTable
@@ -44,13 +45,17 @@ def route_rows(
     shadows: dict[int, LoadedModel] = {}
     canaries: Canaries = {}
     route_of = routing.route
+    row_of = rows.tolist()
+    version_of = table.versions()
+    off: list[int] = []
     for i, series_id in enumerate(series_ids):
-        if rows[i] < 0:
+        row = row_of[i]
+        if row < 0:
             continue
         route = route_of(series_id)
         if route is None:
             continue
-        if table.version_at(int(rows[i])) == route.stable:
+        if version_of[row] == route.stable:
             if route.strategy is Strategy.SHADOW:
                 candidate = cached(series_id, route.candidate)
                 if _scorable(candidate):
@@ -64,7 +69,9 @@ def route_rows(
                 if answers_as_table(candidate):
                     canaries[i] = candidate
                     continue
-        rows[i] = -1
+        off.append(i)
+    if off:
+        rows[off] = -1
     return shadows, canaries
 
 
@@ -116,19 +123,24 @@ def score_shadows(
             again = models[j].score(picked)
             flagged_n[j] = int(np.count_nonzero(again.anomalies))
             agreed_n[j] = int(np.count_nonzero(again.anomalies == anomalies[mask][k == j]))
-    bins = _drift_bins(models, k, values[mask])
+    bins = _drift_bins(models, k, values[mask]).tolist()
+    points_of, flagged_of, agreed_of = points.tolist(), flagged_n.tolist(), agreed_n.tolist()
+    counted = []
     for j, model in enumerate(models):
         binned = model.drift_edges is not None
-        stats.shadowed(
-            model.series_id,
-            model.version,
-            int(points[j]),
-            int(flagged_n[j]),
-            int(agreed_n[j]),
-            ms,
-            bins=bins[j] if binned else None,
-            shares=model.drift_shares if binned and stats.wants_shares(*_key(model)) else None,
+        shares = model.drift_shares if binned and stats.wants_shares(*_key(model)) else None
+        counted.append(
+            (
+                model.series_id,
+                model.version,
+                points_of[j],
+                flagged_of[j],
+                agreed_of[j],
+                bins[j] if binned else None,
+                shares,
+            )
         )
+    stats.shadowed(counted, ms)
     total, agree = int(points.sum()), int(agreed_n.sum())
     metrics.rollout_points.add("stable", total)
     metrics.rollout_points.add("shadow", total)
@@ -146,7 +158,6 @@ def _drift_bins(models: list[LoadedModel], k: IntArray, values: FloatArray) -> I
     counts a shadow's: one pass over the points, against each point's candidate's edges
     (a candidate without bins gets NaN edges, and its counts are not used)."""
     none = np.full(N_EDGES, np.nan)
-    edges = np.array([none if m.drift_edges is None else m.drift_edges for m in models])
-    bins = np.zeros((len(models), N_BINS), np.int64)
-    np.add.at(bins, (k, bin_index_rows(values, edges[k])), 1)
-    return bins
+    edges = np.concatenate([none if m.drift_edges is None else m.drift_edges for m in models])
+    edges = edges.reshape(len(models), N_EDGES)
+    return per_member(k, bin_index_rows(values, edges[k]), len(models))

@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sigmawatch.arrays import IntArray
 from sigmawatch.drift import N_BINS
 from sigmawatch.registry.rollout_records import StatsRow, TrackRow
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
@@ -39,6 +38,9 @@ type Shares = tuple[float, ...]
 # Counts from the resident table: series, version, points, anomalies, requests, latency
 # bucket of the requests, drift bins (or None), the bins' training shares (or None).
 type ResidentCounts = tuple[str, int, int, int, int, int, list[int] | None, Shares | None]
+# A shadow candidate's counts of one request: series, version, points, anomalies,
+# points agreeing with stable, drift bins (or None), the bins' training shares (or None).
+type ShadowCounts = tuple[str, int, int, int, int, list[int] | None, Shares | None]
 
 
 @dataclass(slots=True)
@@ -53,10 +55,9 @@ class _Counts:
     bins: list[int] = field(default_factory=lambda: [0] * N_BINS)
     shares: Shares | None = None
 
-    def add_bins(self, bins: IntArray | list[int] | None, shares: Shares | None) -> None:
+    def add_bins(self, bins: list[int] | None, shares: Shares | None) -> None:
         if bins is not None:
-            for index, n in enumerate(bins):
-                self.bins[index] += int(n)
+            self.bins = [a + b for a, b in zip(self.bins, bins, strict=True)]
         if shares is not None:
             self.shares = shares
 
@@ -104,7 +105,7 @@ class StatsBuffer:
         *,
         fallback: bool,
         latency_ms: float,
-        bins: IntArray | None = None,
+        bins: list[int] | None = None,
         shares: Shares | None = None,
     ) -> None:
         with self._lock:
@@ -125,26 +126,20 @@ class StatsBuffer:
                 row.latency[latency] += requests
                 row.add_bins(bins, shares)
 
-    def shadowed(
-        self,
-        series_id: str,
-        version: int,
-        points: int,
-        anomalies: int,
-        agreed: int,
-        latency_ms: float,
-        bins: IntArray | None = None,
-        shares: Shares | None = None,
-    ) -> None:
-        """A candidate scored beside the answer: its own counts and its agreement."""
+    def shadowed(self, rows: Iterable[ShadowCounts], latency_ms: float) -> None:
+        """Candidates scored beside the answers of one request: their own counts and
+        their agreement with stable."""
+        latency = latency_bucket(latency_ms)
+        bucket = int(time.time()) // self.bucket_s
         with self._lock:
-            row = self._row(series_id, version)
-            row.predictions += points
-            row.anomalies += anomalies
-            row.compared += points
-            row.agreed += agreed
-            row.latency[latency_bucket(latency_ms)] += 1
-            row.add_bins(bins, shares)
+            for series_id, version, points, anomalies, agreed, bins, shares in rows:
+                row = self._row(series_id, version, bucket)
+                row.predictions += points
+                row.anomalies += anomalies
+                row.compared += points
+                row.agreed += agreed
+                row.latency[latency] += 1
+                row.add_bins(bins, shares)
 
     def failed(self, series_id: str, version: int, points: int) -> None:
         """The version could not answer at all (its model did not load)."""

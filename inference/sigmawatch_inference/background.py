@@ -80,8 +80,7 @@ class Background:
         self.periods = PeriodBuffer()  # OBS-2: hourly and daily periods, written less often
 
     def start(self) -> None:
-        # Pointers changed before we listen are caught by the first refresh.
-        self._watermark = self.registry.clock()
+        self.watch_from_now()
         self.sync_routing()
         for target, name in ((self._listen, "listener"), (self._housekeep, "housekeeper")):
             thread = threading.Thread(target=target, name=f"sigmawatch-{name}", daemon=True)
@@ -196,6 +195,13 @@ class Background:
 
     def summarise_ml(self) -> tuple[int, int] | None:
         return ml_summary.summarise(self.registry, self.settings, self.metrics.ml)
+
+    def watch_from_now(self) -> None:
+        """Start the bounded refresh here. Pointers changed before we listen are caught by
+        the first refresh; what changed just before now (the refresh's overlap) counts as
+        seen in its state of now, which every model this process loads is read after: a
+        fleet trained minutes before a pod starts is not dropped from its cache 30 s in."""
+        self._seen, self._watermark = self.registry.changed_since(self.registry.clock())
 
     def refresh(self) -> int:
         """Drop series whose pointer changed since the last refresh; returns how many."""

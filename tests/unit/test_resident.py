@@ -148,7 +148,7 @@ def test_the_table_follows_versions_rollbacks_restores_and_a_missed_notification
     stack: Stack,
 ) -> None:
     bg = background(stack)
-    bg._watermark = stack.memory.clock()
+    bg.watch_from_now()
     first = series_data(200, seed=1)
     stack.train_data("moving", *first)
     stack.resident.load(stack.memory)
@@ -174,6 +174,21 @@ def test_the_table_follows_versions_rollbacks_restores_and_a_missed_notification
     assert answer(stack, "moving").version == 1
     assert stack.memory.get_version("moving", 1).status == "active"
     assert answered_by_table(stack) == 6
+
+
+def test_the_first_refresh_keeps_what_was_current_when_the_process_started(
+    stack: Stack,
+) -> None:
+    """A series changed just before start (inside the refresh's overlap) is not dropped
+    by the first refresh: what the process caches was read after start. Dropping it made
+    a pod reload every shadow candidate at once 30 s in (issue 10's fleet benchmark)."""
+    stack.train("trained_before_start")
+    bg = background(stack)
+    bg.watch_from_now()
+    assert bg.refresh() == 0
+    stack.train("trained_before_start", seed=1)  # no notification: the refresh catches it
+    assert bg.refresh() == 1
+    assert bg.refresh() == 0
 
 
 def test_a_series_the_table_does_not_hold_is_answered_through_the_cache(

@@ -56,6 +56,12 @@ from sigmawatch_inference.usage import UsageCounter
 log = logging.getLogger(__name__)
 
 ONE = np.int32(1)
+COUNT_COLUMNS = np.arange(4)
+
+
+def flat(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The array as one dimension, a view of its memory (never a copy)."""
+    return np.reshape(array, -1, copy=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +162,13 @@ class ResidentTable:
             added = np.empty((rows.size, 4))
             added[:, POINTS], added[:, ANOMALIES] = points, anomalies
             added[:, REQUESTS], added[:, LATENCY_MS] = 1.0, latency_ms
-            np.add.at(c.counts, rows, added)
+            # On the flat cells: np.add.at of rows of a 2-D array is ~3× slower.
+            cells = (rows * 4)[:, None] + COUNT_COLUMNS
+            np.add.at(flat(c.counts), cells.reshape(-1), added.reshape(-1))
             if drift is not None:
                 point_rows, point_bins = drift
                 # An int32 one: a Python 1 sends np.add.at down a path 20× slower.
-                np.add.at(c.bins.reshape(-1), point_rows * N_BINS + point_bins, ONE)
+                np.add.at(flat(c.bins), point_rows * N_BINS + point_bins, ONE)
 
     def count_beside(
         self,

@@ -232,3 +232,12 @@ def test_production_states_give_each_fitted_detector_most_used_first(
     assert [s for c in only for s in c.series_ids] == ["st1"]
     first = any_registry.centre_scale_states(asked, 1)
     assert [s for c in first for s in c.series_ids] == ["st2"]
+    # Every row, in any order: the same rows (the resident load when everyone fits).
+    unordered = any_registry.centre_scale_states(asked, 3, chunk=2, ordered=False)
+    by_id = {row[0]: row for c in unordered for row in zip(*astuple(c), strict=True)}
+    assert sorted(by_id) == ["st0", "st1", "st2"]
+    for row in rows:
+        found = by_id[row[0]]
+        assert found[:8] == row[:8]
+        assert found[8].tolist() == row[8].tolist()
+    assert any_registry.served_footprint() == (3, 9)  # three ids of three characters

@@ -140,11 +140,19 @@ class Registry(AccessStore, HealthStore, StateBackfill, Protocol):
         *,
         series_ids: Sequence[str] | None = None,
         chunk: int = 50_000,
+        ordered: bool = True,
     ) -> Iterator[CentreScaleColumns]:
         """Production versions of `kinds` — (kind, centre's state name, scale's) — whose
         only parameter is `threshold` and whose state has both numbers (of `series_ids`
         only, when given): most used first as `most_used`, at most `limit`, `chunk`
-        rows at a time as they are read."""
+        rows at a time as they are read. Not `ordered`: every such row, in any order
+        and chunks of about `chunk` (`limit`: about how many there are), for a
+        reader that keeps them all; faster, as nothing is sorted."""
+        ...
+
+    def served_footprint(self) -> tuple[int, int]:
+        """Series with a production version, and the characters of their ids in all:
+        what decides whether every resident-able row fits a budget."""
         ...
 
     def clock(self) -> datetime:

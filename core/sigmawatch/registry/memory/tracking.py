@@ -52,6 +52,7 @@ class Tracking(MemoryState):
         *,
         series_ids: Sequence[str] | None = None,
         chunk: int = 50_000,
+        ordered: bool = True,  # most used first either way, which is one "any order"
     ) -> Iterator[CentreScaleColumns]:
         wanted = set(series_ids) if series_ids is not None else None
         positions = {kind: (i, centre, scale) for i, (kind, centre, scale) in enumerate(kinds)}
@@ -95,6 +96,12 @@ class Tracking(MemoryState):
         return datetime.now(UTC)
 
     @atomic
+    def served_footprint(self) -> tuple[int, int]:
+        with self.lock:
+            self.up()
+            served = [s for s, state in self.series.items() if state.record.production_version]
+            return len(served), sum(map(len, served))
+
     def changed_since(self, since: datetime) -> tuple[dict[str, PointerState], datetime]:
         now = datetime.now(UTC)
         changed = {

@@ -104,6 +104,29 @@ CENTRE_SCALE_STATES = """
            string_agg(quantiles, '' ORDER BY n)
     FROM picked WHERE n <= %(limit)s GROUP BY (n - 1) / %(chunk)s ORDER BY (n - 1) / %(chunk)s
 """
+# Every row, in no order: `groups` chunks by a hash of the id, each aggregated as it
+# comes (a hash aggregate), so neither the window's sort nor the chunks' runs (the
+# load of 1M models: 5 s -> 2.5 s read). For a reader that keeps every row.
+CENTRE_SCALE_STATES_ANY_ORDER = (
+    CENTRE_SCALE_STATES[: CENTRE_SCALE_STATES.index("), picked AS")]
+    + """)
+    SELECT string_agg(f.series_id, ','),
+           string_agg(int4send(f.version), ''), string_agg(int4send(f.kind), ''),
+           string_agg(float8send(f.threshold), ''), string_agg(float8send(f.centre), ''),
+           string_agg(float8send(f.scale), ''), string_agg(int8send(f.training_start), ''),
+           string_agg(int8send(f.training_end), ''), string_agg(f.quantiles, '')
+    FROM series s JOIN fitted f
+      ON f.series_id = s.series_id AND f.version = s.production_version
+    GROUP BY (hashtext(f.series_id)::int8 & 2147483647) %% %(groups)s
+"""
+)
+# Its row estimate is ~0, so the planner would sort for the aggregate; and the default
+# 4 MB spills the join's and the aggregate's hashes (~150 MB each at 1M) in 32 batches.
+ANY_ORDER_PLAN = ("SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'")
+SERVED_FOOTPRINT = (
+    "SELECT count(*) AS n, coalesce(sum(char_length(series_id)), 0) AS chars FROM series"
+    " WHERE production_version IS NOT NULL"
+)
 # The row estimate of the jsonb tests above is ~0, so without this the planner looks up
 # each of a million series by index instead of one hash join (1.9 s against 2.4 s).
 NO_NESTED_LOOPS = "SET LOCAL enable_nestloop = off"

@@ -135,9 +135,14 @@ class PostgresRegistry(HealthMethods, RolloutMethods, AccessMethods):
         *,
         series_ids: Sequence[str] | None = None,
         chunk: int = 50_000,
+        ordered: bool = True,
     ) -> Iterator[CentreScaleColumns]:
         with self._read("centre_scale_states") as conn:
-            yield from versions.centre_scale_states(conn, kinds, limit, series_ids, chunk)
+            yield from versions.centre_scale_states(conn, kinds, limit, series_ids, chunk, ordered)
+
+    def served_footprint(self) -> tuple[int, int]:
+        with self._read("served_footprint") as conn:
+            return versions.served_footprint(conn)
 
     def clock(self) -> datetime:
         with self._read("clock") as conn:

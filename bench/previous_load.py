@@ -51,9 +51,11 @@ PREVIOUS = """
 
 @contextmanager
 def previous_query() -> Iterator[None]:
-    current = _sql.CENTRE_SCALE_STATES
-    _sql.CENTRE_SCALE_STATES = PREVIOUS
+    """Both of today's reads (most used first, and in any order) made that query."""
+    saved = _sql.CENTRE_SCALE_STATES, _sql.CENTRE_SCALE_STATES_ANY_ORDER, _sql.ANY_ORDER_PLAN
+    _sql.CENTRE_SCALE_STATES = _sql.CENTRE_SCALE_STATES_ANY_ORDER = PREVIOUS
+    _sql.ANY_ORDER_PLAN = ()
     try:
         yield
     finally:
-        _sql.CENTRE_SCALE_STATES = current
+        _sql.CENTRE_SCALE_STATES, _sql.CENTRE_SCALE_STATES_ANY_ORDER, _sql.ANY_ORDER_PLAN = saved

@@ -122,7 +122,7 @@ CENTRE_SCALE_STATES_ANY_ORDER = (
 )
 # Its row estimate is ~0, so the planner would sort for the aggregate; and the default
 # 4 MB spills the join's and the aggregate's hashes (~150 MB each at 1M) in 32 batches.
-ANY_ORDER_PLAN = ("SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'")
+ANY_ORDER_PLAN: tuple[str, ...] = ("SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'")
 SERVED_FOOTPRINT = (
     "SELECT count(*) AS n, coalesce(sum(char_length(series_id)), 0) AS chars FROM series"
     " WHERE production_version IS NOT NULL"

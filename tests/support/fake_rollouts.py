@@ -138,6 +138,11 @@ class Rollouts:
     # -- ModelRollouts -------------------------------------------------------------------
 
     def apply(self, name: str, spec: dict[str, Any]) -> None:
+        # Never behind the real time the registry stamps a rollout's updates with: the
+        # driver analyses once `intervalSeconds` of this clock passed since the last
+        # update, so a clock behind it (it starts at the second, and set-up takes time
+        # on a loaded machine) skipped the first analysis.
+        self.clock.now = max(self.clock.now, datetime.now(UTC))
         apply_object(self.objects, name, spec, self.clock())
 
     def tick(self, name: str, controller: RolloutController | None = None) -> dict[str, Any]:

@@ -163,11 +163,12 @@ def _request_id(given: bytes | None, *, needed: bool) -> str | None:
 
 
 def _trace_id(traceparent: bytes | None) -> str | None:
-    """The request's trace (OBS-5), so the audit log and the traces agree; with tracing
-    off, the caller's trace from its traceparent."""
-    active = tracing.current_trace_id()
-    if active is not None:
-        return active
+    """With tracing off, the caller's trace from its traceparent, so the audit log and
+    the caller's traces agree (OBS-5). With it on, None: the request's own trace is in
+    its context, where the audit (`AuditEntry.by`) and the logs read it when they
+    write, so a request that writes neither does not format it."""
+    if tracing.enabled():
+        return None
     found = _TRACEPARENT.fullmatch(traceparent) if traceparent else None
     return found[1].decode() if found else None
 

@@ -97,11 +97,12 @@ class Tracking(MemoryState):
 
     @atomic
     def served_footprint(self) -> tuple[int, int]:
-        with self.lock:
-            self.up()
-            served = [s for s, state in self.series.items() if state.record.production_version]
-            return len(served), sum(map(len, served))
+        served = [
+            s for s, state in self.series.items() if state.record.production_version is not None
+        ]
+        return len(served), sum(map(len, served))
 
+    @atomic
     def changed_since(self, since: datetime) -> tuple[dict[str, PointerState], datetime]:
         now = datetime.now(UTC)
         changed = {

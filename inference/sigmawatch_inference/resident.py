@@ -50,7 +50,7 @@ from sigmawatch_inference.resident_columns import (
     build,
     rewrite,
 )
-from sigmawatch_inference.stats_buffer import StatsBuffer
+from sigmawatch_inference.stats_buffer import StatsBuffer, now_bucket
 from sigmawatch_inference.usage import UsageCounter
 
 log = logging.getLogger(__name__)
@@ -279,4 +279,4 @@ class ResidentTable:
             self._bucket = bucket
 
     def _now_bucket(self) -> int:
-        return int(time.time()) // self.stats.bucket_s
+        return now_bucket(self.stats.bucket_s)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sigmawatch.arrays import BoolArray, FloatArray, IntArray
+from sigmawatch.arrays import FloatArray, IntArray
 from sigmawatch.drift import N_BINS, N_EDGES, bin_counts, bin_index_rows, expected_shares
 from sigmawatch.loading import LoadedModel
 from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
@@ -136,8 +136,3 @@ class Beside:
             usage[series_id] = usage.get(series_id, 0) + c.points
         self._rows = {}
         return rows, usage
-
-
-def of_points(items: BoolArray, counts: IntArray, n_points: int) -> BoolArray:
-    """Which of `n_points` points (back to back, `counts` an item) are the marked items'."""
-    return items if counts.size == n_points else np.repeat(items, counts)

@@ -28,7 +28,7 @@ from sigmawatch.registry.rollout_records import Route
 from sigmawatch.rollouts.spec import Strategy
 from sigmawatch_inference.metrics import Metrics
 from sigmawatch_inference.points import PointsRequest
-from sigmawatch_inference.resident_beside import CountBeside, Member, of_points
+from sigmawatch_inference.resident_beside import CountBeside, Member
 from sigmawatch_inference.resident_columns import (
     CENTRE,
     END,
@@ -37,6 +37,7 @@ from sigmawatch_inference.resident_columns import (
     START,
     THRESHOLD,
     Int32Array,
+    of_points,
 )
 from sigmawatch_inference.routing import on_candidate
 
@@ -134,7 +135,8 @@ def count_routed(
 ) -> None:
     """The answered rollout members' counts, beside the table's: by the candidate's
     model where it answered, else by the table's row (stable)."""
-    positions = sorted(p for p in routed if ok[p])  # their points' order
+    answered = ok.tolist()
+    positions = sorted(p for p in routed if answered[p])  # their points' order
     if not positions:
         return
     marked = np.zeros(counts.size, np.bool_)

@@ -55,12 +55,19 @@ def answered_points(
 ) -> tuple[Rows, FloatArray, FloatArray]:
     """Each answered point's row, value and score: what drift bins and the score
     histogram count."""
-    single = counts.size == values.size
-    point_rows = rows if single else np.repeat(rows, counts)
+    point_rows = of_points(rows, counts, values.size)
     if ok.all():
         return point_rows, values, scores
-    point_ok = ok if single else np.repeat(ok, counts)
+    point_ok = of_points(ok, counts, values.size)
     return point_rows[point_ok], values[point_ok], scores[point_ok]
+
+
+def of_points[T: np.generic](
+    per_item: npt.NDArray[T], counts: IntArray, n_points: int
+) -> npt.NDArray[T]:
+    """An item's entry for each of its points (items' points back to back, `counts`
+    each; `n_points` in all): as is when every item has one point."""
+    return per_item if counts.size == n_points else np.repeat(per_item, counts)
 
 
 def among[M](items: dict[int, M], kept: list[int]) -> dict[int, M]:

@@ -30,6 +30,13 @@ from sigmawatch.rollouts.window import N_LATENCY, latency_bucket
 # rollout compares versions by these (REL-3; docs/decisions/0019), and a stall says
 # nothing about either; request latency, stalls included, is the middleware's.
 scoring_clock = time.thread_time
+
+
+def now_bucket(bucket_s: int) -> int:
+    """The index of the current time bucket of `bucket_s` seconds."""
+    return int(time.time()) // bucket_s
+
+
 # Rows kept while the registry cannot take them; older ones are dropped beyond this.
 MAX_PENDING_ROWS = 200_000
 
@@ -89,7 +96,7 @@ class StatsBuffer:
     def _row(self, series_id: str, version: int, bucket: int | None = None) -> _Counts:
         """The row of (series, version) in `bucket`, the current one by default."""
         if bucket is None:
-            bucket = int(time.time()) // self.bucket_s
+            bucket = now_bucket(self.bucket_s)
         key = (series_id, version, bucket)
         row = self._rows.get(key)
         if row is None:
@@ -130,7 +137,7 @@ class StatsBuffer:
         """Candidates scored beside the answers of one request: their own counts and
         their agreement with stable."""
         latency = latency_bucket(latency_ms)
-        bucket = int(time.time()) // self.bucket_s
+        bucket = now_bucket(self.bucket_s)
         with self._lock:
             for series_id, version, points, anomalies, agreed, bins, shares in rows:
                 row = self._row(series_id, version, bucket)
@@ -203,7 +210,7 @@ class TrackBuffer:
         self._lock = threading.Lock()
 
     def request(self, latency_ms: float, *, error: bool) -> None:
-        bucket = int(time.time()) // self.bucket_s
+        bucket = now_bucket(self.bucket_s)
         with self._lock:
             row = self._rows.get(bucket)
             if row is None:

@@ -8,13 +8,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
 BENCH_DIR = Path(__file__).resolve().parent
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+QUIET_S, SETTLE_LIMIT_S = 0.25, 10.0  # settle(): how long idle counts as idle, and at most
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")  # /proc's unit of CPU time
 
 
 def free_port() -> int:
@@ -90,6 +92,16 @@ class BenchServer:
             return "(no server log)"
         return "\n".join(text.splitlines()[-lines:])
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used (Linux /proc), 0 once stopped."""
+        if self.process is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) * TICK_S  # utime, stime
+
     def stop(self) -> None:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
@@ -100,3 +112,19 @@ class BenchServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def settle(servers: Iterable[BenchServer]) -> float:
+    """Wait until no server uses CPU for QUIET_S (at most SETTLE_LIMIT_S), so one
+    server's work after its run (a traced one exporting its queued spans) is not
+    counted against the next one measured; the seconds waited."""
+    started = time.monotonic()
+    watched = list(servers)
+    before = [s.cpu_s() for s in watched]
+    while time.monotonic() - started < SETTLE_LIMIT_S:
+        time.sleep(QUIET_S)
+        after = [s.cpu_s() for s in watched]
+        if all(a - b <= TICK_S for a, b in zip(after, before, strict=True)):
+            break
+        before = after
+    return time.monotonic() - started

@@ -10,9 +10,13 @@ export to a small OTLP/HTTP sink in this process, which decodes every batch,
 counts its spans and answers 200, so their exporters do the real work
 (protobuf encoding, an HTTP POST per batch). wrk POSTs the same one-point
 body to each; runs are interleaved in alternating order and every figure is
-the median over the rounds. Only one process is loaded at a time. The goal:
->= 0.95x the untraced req/s at 1%. Then the same predict in process, without
-HTTP (tracing_in_process.py), where the noise floor is far lower.
+the median over the rounds. Only one process is loaded at a time, and the
+next run starts once every server is idle (`bench_server.settle`: the 100%
+one goes on exporting its queue after its run). Beside req/s, each run's
+server CPU per request (its after-run export included), which the scheduling
+of wrk and the servers on 2 cores disturbs less. The goal: >= 0.95x the
+untraced req/s at 1%. Then the same predict in process, without HTTP
+(tracing_in_process.py).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import threading
 from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import tracing_in_process
-from bench_server import BenchServer
+from bench_server import BenchServer, settle
 from loadgen import Budget, WrkResult, http_benchmark_main, require_wrk, run_wrk
 from report import Row, median, ms, rate, ratio, table
 from workspace import Workspace, now_on_grid
@@ -96,23 +101,31 @@ def environment(kind: str, sink: Sink) -> dict[str, str]:
     }
 
 
+class Run(NamedTuple):
+    wrk: WrkResult
+    cpu_us: float  # the server's CPU per request answered, its after-run export included
+
+
 def measure(
     servers: dict[str, BenchServer], path: str, body: Path, budget: Budget
-) -> tuple[dict[str, list[WrkResult]], Counter[str]]:
+) -> tuple[dict[str, list[Run]], Counter[str]]:
     """The measured runs by kind, and every request each server answered (warm-up too)."""
-    results: dict[str, list[WrkResult]] = defaultdict(list)
+    results: dict[str, list[Run]] = defaultdict(list)
     answered: Counter[str] = Counter(dict.fromkeys(servers, 1))  # the check
     kinds = tuple(servers)
     for kind in kinds:  # warm code paths and the model cache
         url = servers[kind].url + path
         answered[kind] += run_wrk(url, body, connections=4, duration_s=budget.warmup_s).requests
+    settle(servers.values())
     for round_ in range(budget.rounds):
         for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
-            url = servers[kind].url + path
+            url, server = servers[kind].url + path, servers[kind]
+            cpu_s = server.cpu_s()
             done = run_wrk(url, body, connections=CONNECTIONS, duration_s=budget.duration_s)
+            settle(servers.values())  # a traced server exports what it queued; then the next
             if done.failed:
                 raise RuntimeError(f"{kind} had failed requests: {done}")
-            results[kind].append(done)
+            results[kind].append(Run(done, (server.cpu_s() - cpu_s) / done.requests * 1e6))
             answered[kind] += done.requests
     return results, answered
 
@@ -150,7 +163,8 @@ def run(budget: Budget) -> list[Row]:
             results, {kind: spans.get(f"bench-{kind}", 0) / answered[kind] for kind in SAMPLERS}
         )
     )
-    plain = median(r.rps for r in results[OFF])
+    plain = median(r.wrk.rps for r in results[OFF])
+    plain_cpu = median(r.cpu_us for r in results[OFF])
     off_us, on_us = in_process["off"], in_process["1%"]
     print(f"in process, per predict on the cache path: off {off_us:.1f} µs, 1% {on_us:.1f} µs")
     return [
@@ -165,9 +179,19 @@ def run(budget: Budget) -> list[Row]:
             Row(
                 NAME,
                 f"single c={CONNECTIONS}, {_case(kind)} vs off req/s",
-                rate(median(r.rps for r in results[kind])),
+                rate(median(r.wrk.rps for r in results[kind])),
                 rate(plain),
-                ratio(median(r.rps for r in results[kind]), plain),
+                ratio(median(r.wrk.rps for r in results[kind]), plain),
+            )
+            for kind in (CONTROL, ONE_PERCENT, ALL)
+        ),
+        *(
+            Row(
+                NAME,
+                f"server CPU per request, {_case(kind)} vs off",
+                f"{median(r.cpu_us for r in results[kind]):.0f} µs",
+                f"{plain_cpu:.0f} µs",
+                ratio(plain_cpu, median(r.cpu_us for r in results[kind])),  # as throughput
             )
             for kind in (CONTROL, ONE_PERCENT, ALL)
         ),
@@ -178,20 +202,21 @@ def _case(kind: str) -> str:
     return "untraced again" if kind == CONTROL else f"sampled {kind}"
 
 
-def details(results: dict[str, list[WrkResult]], spans: dict[str, float]) -> str:
+def details(results: dict[str, list[Run]], spans: dict[str, float]) -> str:
     """Spans received per request answered: the resident table answers this series
     (no model.score), so 1 when every request is sampled; fewer means the
     exporter's full queue dropped some."""
     rows = [
         (
             kind,
-            rate(median(r.rps for r in runs)),
-            *(ms(median(getattr(r, f"{p}_ms") for r in runs)) for p in ("p50", "p99")),
+            rate(median(r.wrk.rps for r in runs)),
+            *(ms(median(getattr(r.wrk, f"{p}_ms") for r in runs)) for p in ("p50", "p99")),
+            f"{median(r.cpu_us for r in runs):.0f} µs",
             f"{spans[kind]:.3f}",
         )
         for kind, runs in results.items()
     ]
-    return table(("tracing", "req/s", "P50", "P99", "spans/request"), rows)
+    return table(("tracing", "req/s", "P50", "P99", "CPU/request", "spans/request"), rows)
 
 
 def main() -> int:

@@ -68,11 +68,12 @@ _CHOSEN: ContextVar[int] = ContextVar("sigmawatch_trace_id", default=0)
 _PROPAGATOR = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _LOW64 = 2**64 - 1
+_RANDOM_TRACE_ID = TraceFlags.RANDOM_TRACE_ID
 
 
 class Unsampled(NamedTuple):
     """The trace of a request `start_entry` decided not to sample, without a span: it
-    is kept in a context variable of its own (`within`), not in the OTel context,
+    is kept in a context variable of its own (`enter_unsampled`), not in the OTel context,
     whose span object and attach cost ~6 µs a request (docs/performance.md). A
     tuple: a frozen dataclass's init alone costs a µs."""
 
@@ -164,9 +165,17 @@ def child(
 ) -> AbstractContextManager[Span]:
     """A span only inside a recorded one: registry queries, artifact reads, scoring."""
     tracer = _tracer
-    if tracer is None or not trace.get_current_span().is_recording():
+    if tracer is None or not recording():
         return _NOOP
     return tracer.start_as_current_span(name, kind=kind, attributes=attributes)
+
+
+def recording() -> bool:
+    """Whether a span is recorded here, the condition of `child`. An unsampled request
+    answers from its own context variable (one lookup), not the OTel context."""
+    return (
+        _tracer is not None and _UNSAMPLED.get() is None and trace.get_current_span().is_recording()
+    )
 
 
 def start_entry(
@@ -174,7 +183,7 @@ def start_entry(
 ) -> tuple[Span, otel_context.Context] | Unsampled:
     """The span a request enters with, continuing the trace context `carried` names
     (traceparent, tracestate, baggage), and the context to run it in; or, for the
-    common unsampled cases, only its ids, to run `within`. Tracing on.
+    common unsampled cases, only its ids, to run under `enter_unsampled`. Tracing on.
 
     The SDK takes ~6 µs to start a span it then drops, as many to parse the
     headers: the common unsampled cases (no context under a ratio sampler, an
@@ -185,8 +194,8 @@ def start_entry(
     assert decider is not None
     if not carried and decider.root_bound is not None:
         trace_id = random.getrandbits(128) or 1
-        if trace_id & _LOW64 >= decider.root_bound:
-            return _dropped(trace_id, TraceFlags.RANDOM_TRACE_ID)
+        if trace_id & _LOW64 >= decider.root_bound:  # the common case: inline
+            return Unsampled(trace_id, random.getrandbits(64) or 1, _RANDOM_TRACE_ID)
         token = _CHOSEN.set(trace_id)  # sampled: the SDK starts it on the same id
         try:
             span = tracer.start_span(name, context=otel_context.Context(), kind=kind)
@@ -208,26 +217,17 @@ def _dropped(trace_id: int, flags: int) -> Unsampled:
     return Unsampled(trace_id, random.getrandbits(64) or 1, flags)
 
 
-class within:  # noqa: N801 - used as `with tracing.within(...)`, like a function
-    """Run inside an unsampled request's trace: no spans, its ids in logs and audits,
-    and its `traceparent` (not sampled) on what it calls. A class, not a generator:
-    it is on every unsampled request."""
-
-    __slots__ = ("_token", "_unsampled")
-
-    def __init__(self, unsampled: Unsampled) -> None:
-        self._unsampled = unsampled
-
-    def __enter__(self) -> None:
-        self._token = _UNSAMPLED.set(self._unsampled)
-
-    def __exit__(self, *_: object) -> None:
-        _UNSAMPLED.reset(self._token)
+# Run inside an unsampled request's trace (`token = enter_unsampled(u)`, later
+# `leave_unsampled(token)`): no spans, its ids in logs and audits, and its
+# `traceparent` (not sampled) on what it calls. The context variable's own methods,
+# with no Python frame of ours: they are on every unsampled request.
+enter_unsampled = _UNSAMPLED.set
+leave_unsampled = _UNSAMPLED.reset
 
 
 def _active() -> tuple[int, int] | Unsampled | None:
     """The active (trace id, span id): a span's in the OTel context, else an unsampled
-    request's (`within`); None outside any trace."""
+    request's (`enter_unsampled`); None outside any trace."""
     found = trace.get_current_span().get_span_context()
     if found.is_valid:
         return found.trace_id, found.span_id

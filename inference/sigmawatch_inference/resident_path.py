@@ -234,7 +234,7 @@ class ResidentPath:
             self.metrics.rollout_points.add("stable" if candidate is None else "candidate", 1)
         self.metrics.resident_answers.inc()
         self.metrics.scores.observe_one(score)
-        if tracing.enabled():
+        if tracing.recording():
             record_one(request.series_id, version, KINDS[kind], anomaly)
         return Prediction(
             series_id=request.series_id,

@@ -35,7 +35,8 @@ def record_pass(span: Span, values: FloatArray, scored: Scored) -> None:
 
 def record_one(series_id: str, version: int, kind: str, anomaly: bool) -> None:
     """A single point's span, made once it is answered: the answer takes ~1 µs, less
-    than starting a span, so an unsampled request pays one check only."""
+    than starting a span. The caller checks `tracing.recording()` first, so an
+    unsampled request pays that one check only."""
     with tracing.child("model.score") as span:
         if span.is_recording():
             span.set_attributes(

@@ -38,8 +38,11 @@ class TraceRequests:
         method = scope["method"]
         entry = tracing.start_entry(method, carried)
         if isinstance(entry, tracing.Unsampled):  # its ids are all the request needs
-            with tracing.within(entry):
+            unsampled = tracing.enter_unsampled(entry)
+            try:
                 await self.app(scope, receive, send)
+            finally:
+                tracing.leave_unsampled(unsampled)
             return
         span, context = entry
         token = otel_context.attach(context)

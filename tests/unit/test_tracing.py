@@ -126,9 +126,10 @@ def test_the_provider_carries_the_resource() -> None:
 
 def test_children_only_inside_a_recorded_span(spans: InMemorySpanExporter) -> None:
     with tracing.child("orphan"):  # a background call outside any trace
-        pass
+        assert not tracing.recording()
     assert spans.get_finished_spans() == ()
     with tracing.span("root") as root, tracing.child("kid", {tracing.SERIES_ID: "s1"}):
+        assert tracing.recording()  # what the resident path checks before its span
         assert tracing.current_trace_id() == format(root.get_span_context().trace_id, "032x")
     found = by_name(spans)
     assert set(found) == {"root", "kid"}

@@ -165,11 +165,15 @@ def test_entry_under_an_unsampled_caller_keeps_its_trace_and_records_nothing(
     assert format(entry.trace_id, "032x") == PARENT_TRACE
     assert format(entry.span_id, "016x") != PARENT_SPAN
     assert entry.flags == 0x02  # not sampled; the caller's random-id flag kept
-    with tracing.within(entry):
+    token = tracing.enter_unsampled(entry)
+    try:
         assert tracing.current_trace_id() == PARENT_TRACE
         assert tracing.inject({}) == {"traceparent": entry.traceparent()}
+        assert not tracing.recording()
         with tracing.span("training.series"), tracing.child("model.score"):
             pass  # under an unsampled request: neither is made
+    finally:
+        tracing.leave_unsampled(token)
     assert tracing.current_trace_id() is None
     with_baggage = tracing.start_entry("POST", {"traceparent": UNSAMPLED, "baggage": "k=v"})
     assert not isinstance(with_baggage, tracing.Unsampled)  # the SDK's: baggage goes on

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -101,6 +102,8 @@ class ShardOutcome:
     index: int
     series: int
     result: ShardResult
+    finding_s: float = 0.0  # finding this pod's share: its list read, or the fleet listed
+    training_s: float = 0.0  # training and registering its series
 
     def to_dict(self, run_id: str) -> dict[str, Any]:
         return {
@@ -108,6 +111,7 @@ class ShardOutcome:
             "shard": self.index,
             "series": self.series,
             **self.result.to_dict(),
+            "seconds": {"finding": round(self.finding_s, 3), "training": round(self.training_s, 3)},
         }
 
 
@@ -152,11 +156,13 @@ def _run_shard(
         else dataset_source(store)
     )
     index = training_job.shard_index(run, environ)
+    started = time.monotonic()
     if run.shard_lists:
         mine = read_shard_list(store, run.shard_lists, index)
     else:
         series = list(run.series) or source.list_series(run.prefix or "")
         mine = select_shard(series, index, run.shard_count)
+    found = time.monotonic()
     result = train_run(
         run.run_id,
         mine,
@@ -169,7 +175,8 @@ def _run_shard(
         window=Window(run.window_points, parse_duration(run.window) if run.window else None),
         keep_versions=run.keep_versions,
     )
-    return ShardOutcome(index, len(mine), result)
+    done = time.monotonic()
+    return ShardOutcome(index, len(mine), result, found - started, done - found)
 
 
 def train_run(

@@ -61,7 +61,8 @@ def report(observed: Observed, plan: Plan, acted: Acted) -> Outcome:
     if running is not None and running.name in observed.summaries:  # progress so far
         so_far = observed.summaries[running.name]
         trained, failed = so_far.trained, so_far.failed
-        pending = max((covered or 0) - trained - failed, 0)
+        # Unknown from a copy read before the start recorded the fleet's size: not 0.
+        pending = None if covered is None else max(covered - trained - failed, 0)
     if acted.started is not None:
         started = acted.started
         reason = plan.start.reason if plan.start else None

@@ -3,6 +3,7 @@ the edge cases a cluster makes hard to stage (MOD-1, MOD-4, REG-4, REG-6)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from pathlib import Path
 from typing import cast
@@ -111,7 +112,13 @@ def fifty_series_fleet(plant: Harness, name: str, prefix: str, seed: int, parall
 
 def test_a_fleet_run_shows_its_progress_while_it_runs(plant: Harness) -> None:
     fifty_series_fleet(plant, "fleet-p", "fleet_p_", seed=200, parallelism=1)
+    before_start = copy.deepcopy(plant.models["fleet-p"])
     started = plant.reconcile("fleet-p").status
+    # A second handler with the copy read before the start (the Job's watch event
+    # racing the start's patch) does not know the fleet's size: pending unknown, not 0.
+    stale = plant.reconciler.reconcile(before_start).status
+    assert condition(stale, "Training")["status"] == "True"
+    assert stale["seriesPending"] is None
     assert (started["seriesTrained"], started["seriesFailed"], started["seriesPending"]) == (
         0,
         0,

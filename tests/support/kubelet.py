@@ -64,6 +64,8 @@ class FakeKubelet:
         self.http = cluster.http()
         self.stopping = threading.Event()
         self.errors: list[str] = []
+        # Each container run's wall seconds, process start to exit, by "namespace/pod".
+        self.run_seconds: dict[str, list[float]] = {}
         self._lock = threading.RLock()
         self._runs: dict[str, PodRun] = {}
         self._force_deleted: set[str] = set()
@@ -137,6 +139,10 @@ class FakeKubelet:
         return env
 
     # Used by the pod threads -------------------------------------------------------
+
+    def record_run(self, pod: str, seconds: float) -> None:
+        with self._lock:
+            self.run_seconds.setdefault(pod, []).append(seconds)
 
     def trace(self, message: str) -> None:
         stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]

@@ -155,7 +155,7 @@ class PodRun:
     def _run_once(
         self, argv: list[str], env: dict[str, str], cwd: Path, *, restarts: int, last: Json | None
     ) -> Json:
-        started = now()
+        started, clock = now(), time.monotonic()
         container_id = f"fake://{self.uid}/{restarts}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -185,6 +185,7 @@ class PodRun:
         self.kubelet.trace(f"{self.namespace}/{self.name}: started pid {proc.pid}: {argv}")
         self._report_running(started, container_id, restarts, last)
         code = _exit_code(self._wait(proc))
+        self.kubelet.record_run(f"{self.namespace}/{self.name}", time.monotonic() - clock)
         self.kubelet.trace(f"{self.namespace}/{self.name}: pid {proc.pid} exited {code}")
         terminated: Json = {
             "exitCode": code,

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
+from sigmawatch_operator.jobs import job_state
 from support.kubelet import FakeKubelet
 from support.operator import OperatorProcess, condition, get_json
 from support.plant import Plant, model
@@ -120,7 +121,7 @@ def _watch(plant: Plant, ns: str, started: float, timeout_s: float) -> list[Samp
             trained=status.get("seriesTrained"),
             pending=status.get("seriesPending"),
             training=training,
-            job_done=any(_complete(job) for job in jobs),
+            job_done=any(job_state(job).finished for job in jobs),
             settled=bool(last.get("finishedAt")) and not training,
         )
         samples.append(sample)
@@ -128,11 +129,6 @@ def _watch(plant: Plant, ns: str, started: float, timeout_s: float) -> list[Samp
             return samples
         time.sleep(0.5)
     raise TimeoutError(f"the fleet run did not end in {timeout_s:.0f} s: {samples[-3:]}")
-
-
-def _complete(job: dict[str, Any]) -> bool:
-    conditions = (job.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
 
 
 def _pod_runs(kubelet: FakeKubelet, ns: str) -> list[tuple[float, float, float]]:
